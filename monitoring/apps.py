@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    """Log ingestion, analysis results, system health and its history."""
+
+    name = "monitoring"
+    verbose_name = "Monitoring"

@@ -1,0 +1,22 @@
+from django.db import InterfaceError, OperationalError
+
+from veritas.api.exceptions import DATABASE_UNAVAILABLE, error_response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that cannot reach the database answers 503 JSON, never an HTML 500.
+
+    The API's own exception handler already covers DRF views; this covers the rest
+    (the admin, health probes, plain Django views).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return error_response(503, "service_unavailable", DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+        return None

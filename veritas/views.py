@@ -1,0 +1,64 @@
+"""Health probes and the JSON error pages of ``/api/``."""
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views import defaults
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from veritas import health
+from veritas.api.exceptions import DATABASE_UNAVAILABLE, error_response
+
+JSON_PREFIXES = ("/api/", "/health/")
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+@never_cache
+@require_GET
+def live(request):
+    """The process is up. Touches no database, so an orchestrator never restarts us for a DB outage."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def ready(request):
+    """Ready to serve: the database answers, pgvector is there and no migration is pending."""
+    report = health.check_database()
+    return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
+
+
+def api_not_found(request, *args, **kwargs):
+    return error_response(404, "not_found", "Not found.")
+
+
+def bad_request(request, exception):
+    if _wants_json(request):
+        return error_response(400, "bad_request", "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _wants_json(request):
+        return error_response(403, "permission_denied", "You do not have permission to perform this action.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _wants_json(request):
+        return error_response(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return error_response(503, "service_unavailable", DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
+    if _wants_json(request):
+        return error_response(500, "server_error", "Internal server error.")
+    return defaults.server_error(request)
