@@ -1,7 +1,7 @@
 # Veritas: `make run` serves, `make test` tests. Both set everything up first:
 # a .venv with a Python >= 3.12 found by scripts/find-python, the pinned dependencies,
 # the database (embedded PostgreSQL + pgvector unless DATABASE_URL is set), migrations,
-# the cache table and demo data. Running either again keeps all data.
+# and demo data. Running either again keeps all data.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -35,7 +35,6 @@ $(STAMP): requirements.txt requirements-dev.txt
 setup: $(STAMP)
 	@$(MANAGE) verify_database --allow-pending-migrations
 	@$(MANAGE) migrate --noinput
-	@$(MANAGE) createcachetable
 	@$(MANAGE) seed_demo
 
 run: setup

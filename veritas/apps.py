@@ -6,3 +6,10 @@ class VeritasConfig(AppConfig):
 
     name = "veritas"
     verbose_name = "Veritas core"
+
+    def ready(self):
+        from django.core.signals import request_finished
+
+        from veritas import request_id
+
+        request_finished.connect(request_id.clear, dispatch_uid="veritas.request_id.clear")

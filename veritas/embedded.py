@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,11 @@ SOCKET_NAME = ".s.PGSQL.5432"
 # Unix socket paths are limited to 107 bytes on Linux (103 on macOS).
 MAX_SOCKET_PATH = 100
 SUPERUSER = "postgres"
+
+
+# pgserver computes a runtime folder when imported (we do not use it); without
+# XDG_RUNTIME_DIR, platformdirs warns about that on every command.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 class EmbeddedDatabaseError(RuntimeError):

@@ -1,6 +1,6 @@
 from django.db import InterfaceError, OperationalError
 
-from veritas.api.exceptions import DATABASE_UNAVAILABLE, error_response
+from veritas.api.errors import DATABASE_UNAVAILABLE, error_response
 
 
 class DatabaseUnavailableMiddleware:

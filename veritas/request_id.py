@@ -42,13 +42,17 @@ class RequestIDMiddleware:
     def __call__(self, request):
         request_id = accept_or_generate(request.META.get(_META_KEY))
         request.request_id = request_id
-        token = _current.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            _current.reset(token)
+        # Not reset on the way out: Django logs 4xx/5xx responses ("django.request")
+        # after the middleware chain returns. clear() runs on request_finished.
+        _current.set(request_id)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+def clear(**kwargs) -> None:
+    """request_finished receiver: nothing logged after the request carries its id."""
+    _current.set(None)
 
 
 class RequestIDFilter(logging.Filter):

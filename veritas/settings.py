@@ -115,10 +115,9 @@ else:
 _default_db.setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 DATABASES = {"default": _default_db}
 
-CACHES = {
-    # Shared by every process (throttling must hold across gunicorn workers).
-    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "veritas_cache"},
-}
+# Per-process cache. Nothing that must hold across processes (rate limits, locks) may
+# rely on it: such state lives in PostgreSQL tables of its own.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- background tasks (Django 6 tasks framework, django-tasks-db backend) ----------------
 TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")}}
@@ -150,14 +149,14 @@ REST_FRAMEWORK = {
         "veritas.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON only, size-limited (DRF reads JSON bodies without Django's upload limit).
+    "DEFAULT_PARSER_CLASSES": ["veritas.api.parsers.JSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "veritas.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "veritas.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_USER_RATE", default="6000/minute")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from veritas import health
-from veritas.api.exceptions import DATABASE_UNAVAILABLE, error_response
+from veritas.api.errors import DATABASE_UNAVAILABLE, error_response
 
 JSON_PREFIXES = ("/api/", "/health/")
 

@@ -24,7 +24,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if parts is None:
             raise exceptions.AuthenticationFailed(_("Malformed bearer token: expected <prefix>.<secret>."))
         prefix, secret = parts
-        token = PersonalToken.objects.select_related("user").filter(prefix=prefix).first()
+        try:
+            token = PersonalToken.objects.select_related("user").get(prefix=prefix)
+        except PersonalToken.DoesNotExist:
+            token = None
         if token is None or not keys.matches(secret, token.secret_hash):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_active:

@@ -1,54 +1,13 @@
-"""One JSON error shape for the whole API.
+"""DRF's EXCEPTION_HANDLER: every error leaves in the shape described in ``errors``."""
 
-    {"status": 400, "code": "invalid", "detail": "Invalid input.",
-     "fields": {"email": ["Enter a valid email address."]}, "request_id": "…"}
-
-``fields`` appears on validation errors only; its keys are field names (or list indexes
-for bulk input), its values lists of messages.
-"""
-
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from django.http import Http404
+from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
-from veritas.request_id import get_request_id
-
-DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = "conflict"
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = DATABASE_UNAVAILABLE
-    default_code = "service_unavailable"
-
-
-def error_body(status_code: int, code: str, detail, fields=None) -> dict:
-    body = {"status": status_code, "code": code, "detail": str(detail)}
-    if fields is not None:
-        body["fields"] = fields
-    body["request_id"] = get_request_id()
-    return body
-
-
-def error_response(status_code: int, code: str, detail, fields=None, headers=None) -> JsonResponse:
-    response = JsonResponse(error_body(status_code, code, detail, fields), status=status_code)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+from veritas.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
 
 
 def _as_api_exception(exc):
@@ -59,14 +18,13 @@ def _as_api_exception(exc):
     if isinstance(exc, PermissionDenied):
         return exceptions.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge()
+        return PayloadTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, (OperationalError, InterfaceError)):
         return ServiceUnavailable()
     return None
 
 
 def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER: every error it sees leaves in the one shape."""
     api_exc = _as_api_exception(exc)
     if api_exc is None:
         return None  # a bug: Django's handler500 answers (JSON under /api/)

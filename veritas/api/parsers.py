@@ -3,7 +3,7 @@ import io
 from django.conf import settings
 from rest_framework import parsers
 
-from veritas.api.exceptions import PayloadTooLarge
+from veritas.api.errors import PayloadTooLarge
 
 
 def body_limit(parser_context) -> int:

@@ -1,0 +1,53 @@
+"""The cast every test file uses: an owner, a teammate and a stranger, and API clients."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from veritas.models import PersonalToken
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username, **extra):
+        # No password (no slow hashing): tests log in with force_login or a token.
+        return django_user_model.objects.create_user(username=username, password=None, **extra)
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("owner", email="owner@example.com")
+
+
+@pytest.fixture
+def stranger(make_user):
+    return make_user("stranger", email="stranger@example.com")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("staff", email="staff@example.com", is_staff=True)
+
+
+@pytest.fixture
+def token_for():
+    """``token_for(user)`` → the full bearer value of a new personal token."""
+
+    def issue(user, name="test"):
+        return PersonalToken.issue(user=user, name=name)[1]
+
+    return issue
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def api_client(owner, token_for):
+    """A client authenticated as ``owner`` with a bearer token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner)}")
+    return client

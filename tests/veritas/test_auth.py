@@ -1,0 +1,135 @@
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from veritas.models import PersonalToken
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_requires_credentials(anon_client):
+    response = anon_client.get("/api/v1/me/")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_bearer_token_authenticates_its_user(api_client, owner):
+    response = api_client.get("/api/v1/me/")
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "owner"
+    assert response.json()["auth"] == "token"
+
+
+def test_a_session_authenticates_too(client, owner):
+    client.force_login(owner)
+
+    response = client.get("/api/v1/me/")
+
+    assert response.status_code == 200
+    assert response.json()["auth"] == "session"
+
+
+def test_only_a_hash_of_the_secret_is_stored(owner):
+    token, value = PersonalToken.issue(user=owner, name="script")
+    prefix, secret = value.split(".")
+
+    row = PersonalToken.objects.values().get(pk=token.pk)
+    assert row["prefix"] == prefix
+    assert row["secret_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in str(row)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer vtp_000000000000.not-the-secret",
+        "Bearer no-dot-in-it",
+        "Bearer .secret-without-prefix",
+        "Bearer ",
+    ],
+)
+def test_a_wrong_or_malformed_token_is_401(anon_client, owner, header):
+    PersonalToken.issue(user=owner, name="real")
+
+    response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_the_right_prefix_with_a_wrong_secret_is_401(anon_client, owner):
+    _token, value = PersonalToken.issue(user=owner, name="real")
+    prefix = value.split(".")[0]
+
+    response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {prefix}.guessed")
+
+    assert response.status_code == 401
+
+
+def test_a_revoked_token_is_401(anon_client, owner):
+    token, value = PersonalToken.issue(user=owner, name="old")
+    token.revoke()
+
+    response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}")
+
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_an_expired_token_is_401(anon_client, owner):
+    token, value = PersonalToken.issue(user=owner, name="old", expires_at=timezone.now() + timedelta(seconds=1))
+    PersonalToken.objects.filter(pk=token.pk).update(
+        created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(days=1)
+    )
+
+    response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}")
+
+    assert response.status_code == 401
+
+
+def test_an_inactive_users_token_is_401(anon_client, owner, token_for):
+    value = token_for(owner)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+
+    response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}")
+
+    assert response.status_code == 401
+
+
+def test_use_is_recorded_at_most_once_a_minute(anon_client, owner, django_assert_num_queries):
+    token, value = PersonalToken.issue(user=owner, name="script")
+    anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}")
+    token.refresh_from_db()
+    first_use = token.last_used_at
+
+    # The token and its user in one query; no UPDATE within the minute.
+    with django_assert_num_queries(1):
+        anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}")
+
+    token.refresh_from_db()
+    assert first_use is not None
+    assert token.last_used_at == first_use
+
+
+def test_create_token_prints_a_working_token_once(capsys, owner, anon_client):
+    call_command("create_token", "owner", "--name", "grading script", "--expires-days", "30")
+
+    value = capsys.readouterr().out.strip()
+    token = PersonalToken.objects.get(user=owner)
+    assert token.name == "grading script"
+    assert token.expires_at > timezone.now() + timedelta(days=29)
+    assert anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {value}").status_code == 200
+
+
+def test_create_token_refuses_an_unknown_user():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("create_token", "ghost")

@@ -1,0 +1,69 @@
+from tests.helpers import run_python, settings_in_child
+from veritas.embedded import cluster_for
+
+
+def test_without_database_url_it_uses_the_embedded_server_under_the_data_dir(tmp_path):
+    db = settings_in_child({"DATABASE_URL": None, "VERITAS_DATA_DIR": str(tmp_path)})
+
+    assert db["ENGINE"] == "veritas.db"
+    assert db["NAME"] == "veritas"
+    assert db["EMBEDDED_DATA_DIR"] == str(tmp_path)
+    assert db["HOST"] == str(cluster_for(tmp_path).socket_dir)
+    assert db["OPTIONS"]["connect_timeout"] == 5
+
+
+def test_loading_settings_starts_nothing(tmp_path):
+    settings_in_child({"DATABASE_URL": None, "VERITAS_DATA_DIR": str(tmp_path / "data")})
+
+    assert not (tmp_path / "data").exists()
+
+
+def test_with_database_url_it_uses_that_server_and_never_the_embedded_one(tmp_path):
+    url = "postgresql://alice:s3cret@db.example.com:6543/veritas_prod?sslmode=require&application_name=veritas"
+    code = (
+        "import django; django.setup(); from django.db import connection; from django.db.utils import OperationalError\n"
+        "try:\n    connection.ensure_connection()\nexcept OperationalError:\n    print('unreachable')\n"
+    )
+    env = {"DATABASE_URL": url, "VERITAS_DATA_DIR": str(tmp_path / "data"), "DB_CONNECT_TIMEOUT": "1"}
+
+    db = settings_in_child(env)
+    result = run_python(code, env)
+
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.example.com", 6543, "veritas_prod", "alice")
+    assert db["OPTIONS"]["sslmode"] == "require"
+    assert db["OPTIONS"]["application_name"] == "veritas"
+    assert db["OPTIONS"]["connect_timeout"] == 1
+    assert db["CONN_MAX_AGE"] == 60
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert "unreachable" in result.stdout
+    assert not (tmp_path / "data").exists(), "the embedded server must not start when DATABASE_URL is set"
+
+
+def test_database_url_options_pass_through_for_poolers():
+    env = {
+        "DATABASE_URL": "postgresql://u:p@pooler.example.com/db",
+        "DB_CONN_MAX_AGE": "0",
+        "DB_SSL_REQUIRE": "true",
+        "DB_DISABLE_SERVER_SIDE_CURSORS": "true",
+    }
+
+    db = settings_in_child(env)
+
+    assert db["CONN_MAX_AGE"] == 0
+    assert db["OPTIONS"]["sslmode"] == "require"
+    assert db["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
+def test_a_malformed_setting_fails_loudly_with_its_name():
+    result = run_python("import django; django.setup()", {"DB_CONNECT_TIMEOUT": "soon"})
+
+    assert result.returncode != 0
+    assert "soon" in result.stderr
+
+
+def test_production_requires_a_real_secret_key():
+    result = run_python("import django; django.setup()", {"DEBUG": "false", "SECRET_KEY": "short"})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr

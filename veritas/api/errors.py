@@ -1,0 +1,48 @@
+"""One JSON error shape for the whole API.
+
+    {"status": 400, "code": "invalid", "detail": "Invalid input.",
+     "fields": {"email": ["Enter a valid email address."]}, "request_id": "…"}
+
+``fields`` appears on validation errors only; its keys are field names (or list indexes
+for bulk input), its values lists of messages.
+"""
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+
+from veritas.request_id import get_request_id
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE
+    default_code = "service_unavailable"
+
+
+def error_body(status_code: int, code: str, detail, fields=None) -> dict:
+    body = {"status": status_code, "code": code, "detail": str(detail)}
+    if fields is not None:
+        body["fields"] = fields
+    body["request_id"] = get_request_id()
+    return body
+
+
+def error_response(status_code: int, code: str, detail, fields=None, headers=None) -> JsonResponse:
+    response = JsonResponse(error_body(status_code, code, detail, fields), status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
