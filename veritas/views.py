@@ -2,6 +2,7 @@
 
 import sys
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
@@ -38,6 +39,8 @@ def api_not_found(request, *args, **kwargs):
 
 
 def bad_request(request, exception):
+    if isinstance(exception, RequestDataTooBig) and _wants_json(request):
+        return error_response(413, "payload_too_large", "The request body is too large.")
     if _wants_json(request):
         return error_response(400, "bad_request", "Bad request.")
     return defaults.bad_request(request, exception)
