@@ -171,7 +171,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "veritas.api.schema.add_error_responses",
+    ],
 }
 # --- security ---------------------------------------------------------------------------
 # Django 6 Content Security Policy. The admin and the Swagger UI (served by the split view,
