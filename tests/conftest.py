@@ -1,9 +1,18 @@
 """The cast every test file uses: an owner, a teammate and a stranger, and API clients."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from veritas.models import PersonalToken
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The cache is per process; no test sees another's entries (e.g. cached tokens)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -23,7 +23,12 @@ def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subp
 def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     child_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=child_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

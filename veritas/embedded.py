@@ -62,7 +62,8 @@ class EmbeddedCluster:
         if len(str(self.pgdata / SOCKET_NAME)) <= MAX_SOCKET_PATH:
             return self.pgdata
         digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
-        return Path("/tmp") / f"veritas-pg-{digest}"
+        # Fixed, not $TMPDIR: every process must agree on it.
+        return Path("/tmp") / f"veritas-pg-{digest}"  # noqa: S108
 
     def django_settings(self, name: str) -> dict:
         return {

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 
@@ -11,12 +12,6 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-
-
-class PersonalTokenQuerySet(models.QuerySet):
-    def active(self):
-        now = timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
 
 
 class PersonalToken(models.Model):
@@ -34,8 +29,6 @@ class PersonalToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = PersonalTokenQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -47,6 +40,15 @@ class PersonalToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    # Authentication caches tokens by prefix: any change drops the cached copy.
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        cache.delete(self.cache_key(self.prefix))
+
+    def delete(self, *args, **kwargs):
+        cache.delete(self.cache_key(self.prefix))
+        return super().delete(*args, **kwargs)
 
     @classmethod
     def issue(cls, *, user, name: str, expires_at=None) -> tuple["PersonalToken", str]:
@@ -67,12 +69,20 @@ class PersonalToken(models.Model):
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
-    def touch(self) -> None:
-        """Record use, at most once per LAST_USED_RESOLUTION (one UPDATE, no read)."""
+    @staticmethod
+    def cache_key(prefix: str) -> str:
+        return f"veritas:personal-token:{prefix}"
+
+    def touch(self) -> bool:
+        """Record use, at most once per LAST_USED_RESOLUTION (one UPDATE, no read).
+
+        Returns whether it wrote."""
         now = timezone.now()
-        if self.last_used_at is None or now - self.last_used_at >= self.LAST_USED_RESOLUTION:
-            self.last_used_at = now
-            PersonalToken.objects.filter(pk=self.pk).update(last_used_at=now)
+        if self.last_used_at is not None and now - self.last_used_at < self.LAST_USED_RESOLUTION:
+            return False
+        self.last_used_at = now
+        PersonalToken.objects.filter(pk=self.pk).update(last_used_at=now)
+        return True
 
     def revoke(self) -> None:
         self.revoked_at = timezone.now()

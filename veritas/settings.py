@@ -141,6 +141,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 
+# How long a looked-up personal token stays in the cache (0: look it up every request).
+# Revoking clears it at once; a deactivated user is refused within this many seconds.
+TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=15)
+
 # --- API ------------------------------------------------------------------------------------
 API_MAX_PAGE_SIZE = 500
 REST_FRAMEWORK = {

@@ -72,8 +72,16 @@ print(json.dumps(out))
 
 
 def test_with_the_database_unreachable_requests_answer_503_json():
-    result = run_python(REQUESTS_WITHOUT_DATABASE, {**UNREACHABLE, "DEBUG": "false", "SECRET_KEY": "x" * 60,
-                                                    "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "false"})
+    result = run_python(
+        REQUESTS_WITHOUT_DATABASE,
+        {
+            **UNREACHABLE,
+            "DEBUG": "false",
+            "SECRET_KEY": "x" * 60,
+            "ALLOWED_HOSTS": "testserver",
+            "SECURE_SSL_REDIRECT": "false",
+        },
+    )
 
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])

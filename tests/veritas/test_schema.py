@@ -41,4 +41,3 @@ def test_the_schema_and_docs_are_public_like_health(client):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn" not in docs.content.lower() and b"https://" not in docs.content, "served offline"
-

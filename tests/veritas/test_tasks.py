@@ -1,11 +1,12 @@
+import contextlib
 from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
-from django.test import override_settings
 from django.tasks import TaskResultStatus, task_backends
+from django.test import override_settings
 from django.utils import timezone
 
 from veritas.tasks import clear_expired_sessions
@@ -33,10 +34,8 @@ def test_the_task_deletes_only_expired_sessions():
 def _reset_task_backends():
     # Django has no setting_changed receiver for TASKS: drop the cached backend by hand.
     task_backends._settings = None
-    try:
+    with contextlib.suppress(AttributeError):
         del task_backends["default"]
-    except AttributeError:
-        pass
 
 
 @pytest.fixture

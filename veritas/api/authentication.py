@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -9,8 +11,11 @@ from veritas.models import PersonalToken
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <prefix>.<secret>`` with a user's personal token.
 
-    One indexed lookup by prefix (joined to the user), one constant-time digest
-    comparison, and at most one UPDATE a minute for ``last_used_at``.
+    The token row (with its user) is looked up by prefix and kept in the cache for
+    TOKEN_CACHE_SECONDS, so most requests need no query at all; every request still
+    checks the secret's digest (constant time), the expiry and the user's active flag.
+    Revoking a token clears its cache entry at once; other changes (a user deactivated,
+    an expiry edited) reach processes with their own cache within TOKEN_CACHE_SECONDS.
     """
 
     keyword = "Bearer"
@@ -24,18 +29,31 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if parts is None:
             raise exceptions.AuthenticationFailed(_("Malformed bearer token: expected <prefix>.<secret>."))
         prefix, secret = parts
-        try:
-            token = PersonalToken.objects.select_related("user").get(prefix=prefix)
-        except PersonalToken.DoesNotExist:
-            token = None
+        token = self.lookup(prefix)
         if token is None or not keys.matches(secret, token.secret_hash):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.is_active:
             raise exceptions.AuthenticationFailed(_("Token expired or revoked."))
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        token.touch()
+        if token.touch():
+            self.remember(token)
         return token.user, token
+
+    def lookup(self, prefix: str) -> PersonalToken | None:
+        token = cache.get(PersonalToken.cache_key(prefix)) if settings.TOKEN_CACHE_SECONDS > 0 else None
+        if token is None:
+            try:
+                token = PersonalToken.objects.select_related("user").get(prefix=prefix)
+            except PersonalToken.DoesNotExist:
+                return None
+            self.remember(token)
+        return token
+
+    @staticmethod
+    def remember(token: PersonalToken) -> None:
+        if settings.TOKEN_CACHE_SECONDS > 0:
+            cache.set(PersonalToken.cache_key(token.prefix), token, settings.TOKEN_CACHE_SECONDS)
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'

@@ -18,9 +18,8 @@ class Command(BaseCommand):
         try:
             if action == "start":
                 embedded.ensure_ready(cluster, db["NAME"], timeout=settings.VERITAS_DB_START_TIMEOUT)
-            elif action == "stop":
-                if not embedded.stop(cluster):
-                    self.stdout.write("not running")
+            elif action == "stop" and not embedded.stop(cluster):
+                self.stdout.write("not running")
         except embedded.EmbeddedDatabaseError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{embedded.server_state(cluster)}: {cluster.pgdata} (socket in {cluster.socket_dir})")
