@@ -10,26 +10,25 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    child_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "veritas.settings", **(env or {})}
-    for key, value in list(child_env.items()):
-        if value is None:
-            del child_env[key]
+def child_environment(env: dict | None) -> dict:
+    """This process's environment with ``env`` applied; a value of None unsets."""
+    merged = {**os.environ, "DJANGO_SETTINGS_MODULE": "veritas.settings", **(env or {})}
+    merged.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests for their own process
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _run(argv: list[str], env: dict | None, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=BASE_DIR, env=child_env, capture_output=True, text=True, timeout=timeout
+        argv, cwd=BASE_DIR, env=child_environment(env), capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_python(code: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-c", code], env, timeout)
 
 
 def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    child_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return _run([sys.executable, "manage.py", *args], env, timeout)
 
 
 def settings_in_child(env: dict, expression: str = "settings.DATABASES['default']"):
