@@ -1,10 +1,16 @@
 """The cast every test file uses: an owner, a teammate and a stranger, and API clients."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from veritas.models import PersonalToken
+
+
+def pytest_configure(config):
+    # Django's PBKDF2 takes ~0.7 s per password on these machines; tests need no strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
