@@ -175,11 +175,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": "monitoring.models.Status",
+        "LogLevelEnum": "monitoring.models.Level",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "veritas.api.schema.add_error_responses",
     ],
 }
+# --- monitoring ----------------------------------------------------------------------------
+# Health evaluation (monitoring/services.py): error rate = (error + critical) / all logs
+# of a source over the window; a worse status needs DEBOUNCE_EVALUATIONS consecutive
+# evaluations or DEBOUNCE_MINUTES; a source silent for SILENCE_MINUTES is UNKNOWN.
+MONITORING_HEALTH = {
+    "WINDOW_MINUTES": env.int("MONITORING_WINDOW_MINUTES", default=15),
+    "WARNING_ERROR_RATE": env.float("MONITORING_WARNING_ERROR_RATE", default=0.05),
+    "CRITICAL_ERROR_RATE": env.float("MONITORING_CRITICAL_ERROR_RATE", default=0.20),
+    "MIN_LOGS": env.int("MONITORING_MIN_LOGS", default=10),
+    "DEBOUNCE_EVALUATIONS": env.int("MONITORING_DEBOUNCE_EVALUATIONS", default=3),
+    "DEBOUNCE_MINUTES": env.int("MONITORING_DEBOUNCE_MINUTES", default=10),
+    "SILENCE_MINUTES": env.int("MONITORING_SILENCE_MINUTES", default=60),
+}
+
 # --- security ---------------------------------------------------------------------------
 # Django 6 Content Security Policy. The admin and the Swagger UI (served by the split view,
 # with no inline script) work under it; inline styles are needed by Swagger UI.

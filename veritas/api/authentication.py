@@ -15,7 +15,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     TOKEN_CACHE_SECONDS, so most requests need no query at all; every request still
     checks the secret's digest (constant time), the expiry and the user's active flag.
     Revoking a token clears its cache entry at once; other changes (a user deactivated,
-    an expiry edited) reach processes with their own cache within TOKEN_CACHE_SECONDS.
+    permissions changed) reach processes with their own cache within TOKEN_CACHE_SECONDS.
     """
 
     keyword = "Bearer"
@@ -47,6 +47,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 token = PersonalToken.objects.select_related("user").get(prefix=prefix)
             except PersonalToken.DoesNotExist:
                 return None
+            # Load the user's permissions now, so the cached copy carries them and
+            # permission checks on cached requests need no query.
+            token.user.get_all_permissions()
             self.remember(token)
         return token
 

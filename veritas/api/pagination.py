@@ -1,5 +1,14 @@
+import base64
+import json
+from datetime import datetime
+
 from django.conf import settings
+from django.db.models import F
+from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -9,12 +18,97 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = settings.API_MAX_PAGE_SIZE
 
 
-class CursorPagination(pagination.CursorPagination):
-    """For append-only, high-volume tables (logs, events, messages, audit): no OFFSET scans.
+class CursorPagination(pagination.BasePagination):
+    """Newest-first keyset pagination on (a time column, id): ``WHERE (t, id) < (…)``.
 
-    Subclass per view with an ``ordering`` that an index serves, newest first.
+    For append-only, high-volume tables (logs, events, messages, audit), where many rows
+    can share a timestamp (a batch received at once):
+    DRF's CursorPagination keys on the first column only and falls back to OFFSET among
+    equal values, while a row comparison is one index seek at any depth. Forward only:
+    ``next`` links, no ``previous``. Subclass with ``ordering = ("-timestamp", "-id")``;
+    an index on (time DESC, id DESC) must serve the filters in use.
     """
 
-    page_size_query_param = "page_size"
+    ordering: tuple[str, str] = ("-created_at", "-id")
+    page_size = 100
     max_page_size = settings.API_MAX_PAGE_SIZE
-    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+    cursor_query_param = "cursor"
+    invalid_cursor_message = "Invalid cursor."
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self._page_size(request)
+        time_field, id_field = (name.removeprefix("-") for name in self.ordering)
+        queryset = queryset.order_by(*self.ordering)
+        cursor = self._decode(request.query_params.get(self.cursor_query_param))
+        if cursor is not None:
+            queryset = queryset.filter(TupleLessThan(Tuple(F(time_field), F(id_field)), cursor))
+        rows = list(queryset[: self.page_size + 1])
+        self.next_key = None
+        if len(rows) > self.page_size:
+            rows = rows[: self.page_size]
+            last = rows[-1]
+            self.next_key = (getattr(last, time_field).isoformat(), getattr(last, id_field))
+        return rows
+
+    def _page_size(self, request) -> int:
+        try:
+            requested = int(request.query_params[self.page_size_query_param])
+        except (KeyError, ValueError):
+            return self.page_size
+        return max(1, min(requested, self.max_page_size))
+
+    def _decode(self, raw):
+        if not raw:
+            return None
+        try:
+            moment, key = json.loads(base64.urlsafe_b64decode(raw.encode()))
+            parsed = datetime.fromisoformat(moment)
+            if parsed.tzinfo is None or not isinstance(key, int):
+                raise ValueError
+            return parsed, key
+        except (ValueError, TypeError, UnicodeError):
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+
+    def _encode(self, key) -> str:
+
+        return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+    def get_next_link(self):
+        if self.next_key is None:
+            return None
+        return replace_query_param(
+            self.request.build_absolute_uri(), self.cursor_query_param, self._encode(self.next_key)
+        )
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.get_next_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["next", "results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The `next` link's cursor.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]

@@ -30,3 +30,27 @@ def read_limited(stream, parser_context) -> bytes:
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         return super().parse(io.BytesIO(read_limited(stream, parser_context)), media_type, parser_context)
+
+
+class RawBody(bytes):
+    """The request body, unparsed, with the media type it came with."""
+
+    media_type: str = ""
+
+
+class RawParser(parsers.BaseParser):
+    """Hands the (size-limited) body to the view unparsed, for bulk endpoints that
+    validate a whole batch in one pass. Subclass per media type."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = RawBody(read_limited(stream, parser_context))
+        body.media_type = self.media_type
+        return body
+
+
+class RawJSONParser(RawParser):
+    media_type = "application/json"
+
+
+class RawNDJSONParser(RawParser):
+    media_type = "application/x-ndjson"

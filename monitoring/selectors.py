@@ -1,0 +1,157 @@
+"""Reads over the logs: statistics that stay fast and exact at tens of millions of rows.
+
+Counts come from LogRollup (one row per source, level and hour) for whole hours, and from
+the log table itself only for the partial hours at the edges of a since/until range, so
+a statistics request reads a few thousand rows whatever the table's size. "Total" is the
+number of logs stored now: pruned logs are no longer counted (pruning decrements the
+rollup in its own transaction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+
+from monitoring.models import Level, LogRollup, MonitoringLog
+
+HOUR = timedelta(hours=1)
+LOGS = MonitoringLog._meta.db_table
+ROLLUP = LogRollup._meta.db_table
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    floored = floor_hour(moment)
+    return floored if floored == moment else floored + HOUR
+
+
+@dataclass
+class Statistics:
+    total: int = 0
+    by_level: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    oldest: datetime | None = None
+    newest: datetime | None = None
+    hourly: list[dict] | None = None
+
+
+def _filters(sources, levels, column_prefix="") -> tuple[list[str], list]:
+    where, params = [], []
+    if sources:
+        where.append(f"{column_prefix}source = ANY(%s)")
+        params.append(list(sources))
+    if levels:
+        where.append(f"{column_prefix}level = ANY(%s)")
+        params.append(list(levels))
+    return where, params
+
+
+def _counted_sql(sources, levels, since, until) -> tuple[str, list]:
+    """SQL yielding (source, level, hour, count) for logs in [since, until), exactly."""
+    where, params = _filters(sources, levels)
+    parts, all_params = [], []
+
+    def rollup(start, end):
+        clauses, extra = list(where), list(params)
+        if start is not None:
+            clauses.append("hour >= %s")
+            extra.append(start)
+        if end is not None:
+            clauses.append("hour < %s")
+            extra.append(end)
+        parts.append(
+            f"SELECT source, level, hour, count FROM {ROLLUP}"  # noqa: S608 (table from model metadata)
+            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+        )
+        all_params.extend(extra)
+
+    def raw(start, end):
+        clauses = [*where, "timestamp >= %s", "timestamp < %s"]
+        parts.append(
+            "SELECT source, level, date_trunc('hour', timestamp, 'UTC'), count(*) "  # noqa: S608
+            f"FROM {LOGS} WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3"
+        )
+        all_params.extend([*params, start, end])
+
+    full_start = ceil_hour(since) if since is not None else None
+    full_end = floor_hour(until) if until is not None else None
+    if full_start is not None and full_end is not None and full_start >= full_end:
+        raw(since, until)  # the whole range lies within one hour (or two partial ones)
+    else:
+        rollup(full_start, full_end)
+        if since is not None and since < full_start:
+            raw(since, full_start)
+        if until is not None and full_end < until:
+            raw(full_end, until)
+    return " UNION ALL ".join(parts), all_params
+
+
+def statistics(
+    *,
+    sources: list[str] | None = None,
+    levels: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    hourly: bool = False,
+) -> Statistics:
+    """Counts of logs with ``since <= timestamp < until`` (either bound optional)."""
+    counted, params = _counted_sql(sources, levels, since, until)
+    stats = Statistics(by_level=dict.fromkeys(Level.values, 0))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source, level, sum(count) FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0",  # noqa: S608
+            params,
+        )
+        for source, level, count in cursor.fetchall():
+            stats.total += count
+            stats.by_level[level] += count
+            stats.by_source[source] = stats.by_source.get(source, 0) + count
+        if hourly:
+            cursor.execute(
+                f"SELECT hour, level, sum(count) FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0 ORDER BY 1",  # noqa: S608
+                params,
+            )
+            buckets: dict[datetime, dict] = {}
+            for hour, level, count in cursor.fetchall():
+                bucket = buckets.setdefault(hour, {"hour": hour, **dict.fromkeys(Level.values, 0)})
+                bucket[level] = count
+            stats.hourly = list(buckets.values())
+        if stats.total:
+            where, where_params = _filters(sources, levels)
+            if since is not None:
+                where.append("timestamp >= %s")
+                where_params.append(since)
+            if until is not None:
+                where.append("timestamp < %s")
+                where_params.append(until)
+            # Served by the (…, timestamp) indexes' endpoints.
+            cursor.execute(
+                f"SELECT min(timestamp), max(timestamp) FROM {LOGS}"  # noqa: S608
+                + (f" WHERE {' AND '.join(where)}" if where else ""),
+                where_params,
+            )
+            stats.oldest, stats.newest = cursor.fetchone()
+    stats.by_source = dict(sorted(stats.by_source.items()))
+    return stats
+
+
+def level_counts(source: str, since: datetime, until: datetime) -> dict[str, int]:
+    """Exact logs per level of one source in [since, until) (health evaluation's window)."""
+    return statistics(sources=[source], since=since, until=until).by_level
+
+
+def known_sources() -> list[str]:
+    """Every source that has logs stored (from the rollup: no scan of the logs)."""
+    return list(LogRollup.objects.filter(count__gt=0).values_list("source", flat=True).distinct().order_by("source"))
+
+
+def last_seen(source: str) -> datetime | None:
+    """The newest log timestamp of a source (index endpoint of monlog_src_time_idx)."""
+    return (
+        MonitoringLog.objects.filter(source=source).order_by("-timestamp").values_list("timestamp", flat=True).first()
+    )

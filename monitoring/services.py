@@ -1,0 +1,153 @@
+"""Writes of the monitoring app: health evaluation (and, in ingest.py, log ingestion).
+
+Health of a component (a log source) comes from its error rate, (error + critical) /
+all logs, over a sliding window. A worse status is adopted only after it has been
+proposed by DEBOUNCE_EVALUATIONS consecutive evaluations or for DEBOUNCE_MINUTES, so a
+single blip does not flip it; a better status, and UNKNOWN for a source silent for
+SILENCE_MINUTES, are adopted at once. A HealthTransition row is written only when a
+status changes. Thresholds: settings.MONITORING_HEALTH.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring import selectors
+from monitoring.models import HealthTransition, Level, MonitoringResult, Status, SystemHealth
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    window_minutes: int
+    warning_error_rate: float
+    critical_error_rate: float
+    min_logs: int
+    debounce_evaluations: int
+    debounce_minutes: int
+    silence_minutes: int
+
+    @classmethod
+    def from_settings(cls) -> Thresholds:
+        return cls(**{key.lower(): value for key, value in settings.MONITORING_HEALTH.items()})
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    status: Status
+    severity: float
+    reason: str
+
+
+def assess(counts: dict[str, int], last_seen: datetime | None, now: datetime, t: Thresholds) -> Assessment:
+    """The status one window of logs proposes."""
+    total = sum(counts.values())
+    errors = counts.get(Level.ERROR, 0) + counts.get(Level.CRITICAL, 0)
+    if last_seen is None or now - last_seen > timedelta(minutes=t.silence_minutes):
+        return Assessment(Status.UNKNOWN, 0.0, f"no logs for more than {t.silence_minutes} min")
+    rate = errors / total if total else 0.0
+    severity = round(min(1.0, rate / t.critical_error_rate), 4) if t.critical_error_rate else 0.0
+    summary = f"{errors} errors in {total} logs ({rate:.1%}) over {t.window_minutes} min"
+    if total < t.min_logs:
+        return Assessment(Status.NORMAL, severity, f"{summary}: fewer than {t.min_logs} logs, not judged")
+    if rate >= t.critical_error_rate:
+        return Assessment(Status.CRITICAL, severity, f"{summary} ≥ {t.critical_error_rate:.0%}")
+    if rate >= t.warning_error_rate:
+        return Assessment(Status.WARNING, severity, f"{summary} ≥ {t.warning_error_rate:.0%}")
+    return Assessment(Status.NORMAL, severity, summary)
+
+
+def apply_assessment(health: SystemHealth, proposal: Assessment, now: datetime, t: Thresholds) -> str | None:
+    """Advance ``health``'s state machine (unsaved). Returns the old status if it changed."""
+    health.severity, health.evaluated_at = proposal.severity, now
+    current = Status(health.status)
+    if proposal.status == current:
+        health.reason = proposal.reason
+        health.pending_status, health.pending_count, health.pending_since = "", 0, None
+        return None
+    escalating = Status.rank(proposal.status) > Status.rank(current) and proposal.status != Status.UNKNOWN
+    if escalating:
+        if health.pending_status and Status.rank(health.pending_status) > Status.rank(current):
+            health.pending_count += 1
+        else:
+            health.pending_count, health.pending_since = 1, now
+        health.pending_status = proposal.status
+        confirmed = health.pending_count >= t.debounce_evaluations or (
+            now - health.pending_since >= timedelta(minutes=t.debounce_minutes)
+        )
+        if not confirmed:
+            health.reason = (
+                f"{proposal.reason}; {proposal.status} pending ({health.pending_count}/{t.debounce_evaluations})"
+            )
+            return None
+    health.status, health.reason, health.since = proposal.status, proposal.reason, now
+    health.pending_status, health.pending_count, health.pending_since = "", 0, None
+    return current
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    results: list[MonitoringResult]
+    transitions: list[HealthTransition]
+
+
+def evaluate_health(*, now: datetime | None = None) -> Evaluation:
+    """Evaluate every component once; safe to run concurrently (rows are locked)."""
+    now = now or timezone.now()
+    t = Thresholds.from_settings()
+    window_start = now - timedelta(minutes=t.window_minutes)
+    results, transitions = [], []
+    with transaction.atomic():
+        components = set(selectors.known_sources()) | set(SystemHealth.objects.values_list("component", flat=True))
+        for component in sorted(components):
+            health, _created = SystemHealth.objects.select_for_update().get_or_create(component=component)
+            counts = selectors.level_counts(component, window_start, now)
+            proposal = assess(counts, selectors.last_seen(component), now, t)
+            total = sum(counts.values())
+            errors = counts[Level.ERROR] + counts[Level.CRITICAL]
+            results.append(
+                MonitoringResult(
+                    source=component,
+                    window_start=window_start,
+                    window_end=now,
+                    counts=counts,
+                    total=total,
+                    error_rate=errors / total if total else 0.0,
+                    severity=proposal.severity,
+                    status=proposal.status,
+                    thresholds=t.as_dict(),
+                    evaluated_at=now,
+                )
+            )
+            old = apply_assessment(health, proposal, now, t)
+            health.save()
+            if old is not None:
+                transitions.append(
+                    HealthTransition(
+                        component=component,
+                        old_status=old,
+                        new_status=health.status,
+                        severity=health.severity,
+                        reason=health.reason,
+                        at=now,
+                    )
+                )
+        MonitoringResult.objects.bulk_create(results)
+        HealthTransition.objects.bulk_create(transitions)
+    return Evaluation(results=results, transitions=transitions)
+
+
+def overall_status(components) -> tuple[Status, float]:
+    """The worst component's status, and the highest severity (legacy get_current_health_status)."""
+    components = list(components)
+    return (
+        Status.worst(c.status for c in components),
+        max((c.severity for c in components), default=0.0),
+    )

@@ -1,0 +1,184 @@
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring import ingest, selectors, services
+from monitoring.filters import LogFilter, ResultFilter, TransitionFilter
+from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, SystemHealth
+from monitoring.serializers import (
+    EvaluationSerializer,
+    HealthTransitionSerializer,
+    IngestResultSerializer,
+    LogEntryInSerializer,
+    LogSerializer,
+    MonitoringResultSerializer,
+    OverallHealthSerializer,
+    StatisticsQuerySerializer,
+    StatisticsSerializer,
+)
+from veritas.api.errors import PayloadTooLarge
+from veritas.api.pagination import CursorPagination
+from veritas.api.parsers import RawJSONParser, RawNDJSONParser
+from veritas.api.permissions import ModelPermissions
+
+
+class NewestLogsFirst(CursorPagination):
+    ordering = ("-timestamp", "-id")
+
+
+class NewestTransitionsFirst(CursorPagination):
+    ordering = ("-at", "-id")
+
+
+class NewestResultsFirst(CursorPagination):
+    ordering = ("-evaluated_at", "-id")
+
+
+@extend_schema(tags=["monitoring"])
+class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Logs: bulk ingestion, listing newest first, one log by id."""
+
+    queryset = MonitoringLog.objects.all()
+    serializer_class = LogSerializer
+    filterset_class = LogFilter
+    pagination_class = NewestLogsFirst
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+    max_body_size = ingest.MAX_BYTES
+
+    def get_parsers(self):
+        if self.request is not None and self.request.method == "POST":
+            return [RawJSONParser(), RawNDJSONParser()]
+        return super().get_parsers()
+
+    @extend_schema(
+        request={
+            "application/json": LogEntryInSerializer(many=True),
+            "application/x-ndjson": LogEntryInSerializer,
+        },
+        responses={201: IngestResultSerializer},
+        description=(
+            f"One log object, a JSON array of up to {ingest.MAX_ROWS} of them, or NDJSON (one object per line, "
+            f"`Content-Type: application/x-ndjson`), at most {ingest.MAX_BYTES // (1024 * 1024)} MiB. Every row is "
+            "validated first: one bad row answers 400 with the row index (NDJSON: `line N`) and field messages, "
+            "and nothing is stored. Rows whose `event_id` is already stored for their source are skipped and "
+            "counted as duplicates. Needs the `monitoring.add_monitoringlog` permission."
+        ),
+    )
+    def create(self, request):
+        body = request.data
+        try:
+            if body.media_type == RawNDJSONParser.media_type:
+                entries = ingest.parse_ndjson(body)
+            else:
+                entries = ingest.parse_json(body)
+        except ingest.BatchTooLarge as exc:
+            raise PayloadTooLarge(str(exc)) from None
+        except ingest.BatchInvalid as exc:
+            if exc.parse_error:
+                raise exceptions.ParseError(exc.parse_error) from None
+            raise exceptions.ValidationError(exc.fields) from None
+        result = ingest.ingest(entries)
+        return Response(IngestResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["monitoring"])
+class StatisticsView(APIView):
+    """Counts per level and source, oldest and newest log; exact, from the hourly rollup."""
+
+    queryset = MonitoringLog.objects.none()
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("source", OpenApiTypes.STR, many=True, description="Repeat for several sources."),
+            OpenApiParameter("level", OpenApiTypes.STR, many=True, enum=Level.values, description="Repeatable."),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Inclusive."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Exclusive."),
+            OpenApiParameter("hourly", OpenApiTypes.BOOL, description="Add counts per hour and level."),
+        ],
+        responses=StatisticsSerializer,
+    )
+    def get(self, request):
+        query = StatisticsQuerySerializer(
+            data={
+                **{
+                    key: request.query_params.getlist(key) for key in ("source", "level") if key in request.query_params
+                },
+                **{
+                    key: request.query_params[key]
+                    for key in ("since", "until", "hourly")
+                    if key in request.query_params
+                },
+            }
+        )
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        stats = selectors.statistics(
+            sources=params.get("source"),
+            levels=params.get("level"),
+            since=params.get("since"),
+            until=params.get("until"),
+            hourly=params["hourly"],
+        )
+        return Response(StatisticsSerializer(stats).data)
+
+
+@extend_schema(tags=["monitoring"])
+class HealthView(APIView):
+    """Overall status (the worst component's) and every component's."""
+
+    queryset = SystemHealth.objects.none()
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+
+    @extend_schema(responses=OverallHealthSerializer)
+    def get(self, request):
+        components = list(SystemHealth.objects.all())
+        overall, severity = services.overall_status(components)
+        return Response(
+            OverallHealthSerializer({"status": overall, "severity": severity, "components": components}).data
+        )
+
+
+@extend_schema(tags=["monitoring"])
+class EvaluateHealthView(APIView):
+    """Run a health evaluation now (staff only)."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+    @extend_schema(request=None, responses=EvaluationSerializer)
+    def post(self, request):
+        evaluation = services.evaluate_health()
+        components = list(SystemHealth.objects.all())
+        overall, severity = services.overall_status(components)
+        return Response(
+            EvaluationSerializer(
+                {
+                    "evaluated": len(evaluation.results),
+                    "transitions": evaluation.transitions,
+                    "overall": {"status": overall, "severity": severity, "components": components},
+                }
+            ).data
+        )
+
+
+@extend_schema(tags=["monitoring"])
+class HealthHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Status changes, newest first."""
+
+    queryset = HealthTransition.objects.all()
+    serializer_class = HealthTransitionSerializer
+    filterset_class = TransitionFilter
+    pagination_class = NewestTransitionsFirst
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+
+
+@extend_schema(tags=["monitoring"])
+class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Health evaluation results, newest first."""
+
+    queryset = MonitoringResult.objects.all()
+    serializer_class = MonitoringResultSerializer
+    filterset_class = ResultFilter
+    pagination_class = NewestResultsFirst
+    permission_classes = [permissions.IsAuthenticated, ModelPermissions]
