@@ -104,7 +104,7 @@ def statistics(
     stats = Statistics(by_level=dict.fromkeys(Level.values, 0))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT source, level, sum(count) FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0",  # noqa: S608
+            f"SELECT source, level, sum(count)::bigint FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0",  # noqa: S608
             params,
         )
         for source, level, count in cursor.fetchall():
@@ -113,7 +113,7 @@ def statistics(
             stats.by_source[source] = stats.by_source.get(source, 0) + count
         if hourly:
             cursor.execute(
-                f"SELECT hour, level, sum(count) FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0 ORDER BY 1",  # noqa: S608
+                f"SELECT hour, level, sum(count)::bigint FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0 ORDER BY 1",  # noqa: S608
                 params,
             )
             buckets: dict[datetime, dict] = {}

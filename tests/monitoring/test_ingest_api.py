@@ -140,7 +140,7 @@ def test_a_resent_batch_inserts_nothing_new(client_for, writer):
     client = client_for(writer)
 
     first = post(client, rows)
-    second = post(client, rows + [row(10, event_id="evt-10", timestamp="2026-11-20T10:15:00Z")])
+    second = post(client, [*rows, row(10, event_id="evt-10", timestamp="2026-11-20T10:15:00Z")])
 
     assert first.json() == {"received": 10, "inserted": 10, "duplicates": 0}
     assert second.json() == {"received": 11, "inserted": 1, "duplicates": 10}

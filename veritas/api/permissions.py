@@ -14,3 +14,9 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request, view):
+        # A method the view does not offer is 405, not 403 for lack of its permission.
+        if request.method not in view.allowed_methods:
+            return True
+        return super().has_permission(request, view)

@@ -1,0 +1,194 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitoring.ingest import LogEntry, ingest
+from monitoring.models import HealthTransition, MonitoringResult, Status, SystemHealth
+from monitoring.services import Assessment, Thresholds, apply_assessment, assess, evaluate_health
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+T = Thresholds(
+    window_minutes=15,
+    warning_error_rate=0.05,
+    critical_error_rate=0.20,
+    min_logs=10,
+    debounce_evaluations=3,
+    debounce_minutes=10,
+    silence_minutes=60,
+)
+
+
+def counts(error=0, info=0, critical=0):
+    return {"debug": 0, "info": info, "warning": 0, "error": error, "critical": critical}
+
+
+class TestAssess:
+    def test_a_low_error_rate_is_normal(self):
+        result = assess(counts(error=1, info=99), NOW, NOW, T)
+
+        assert result.status == Status.NORMAL
+        assert result.severity == pytest.approx(0.05)
+
+    def test_the_warning_threshold(self):
+        assert assess(counts(error=5, info=95), NOW, NOW, T).status == Status.WARNING
+
+    def test_the_critical_threshold_counts_critical_logs_too(self):
+        result = assess(counts(error=10, critical=10, info=80), NOW, NOW, T)
+
+        assert result.status == Status.CRITICAL
+        assert result.severity == 1.0
+
+    def test_too_few_logs_are_not_judged(self):
+        assert assess(counts(error=3), NOW, NOW, T).status == Status.NORMAL
+
+    def test_silence_is_unknown(self):
+        result = assess(counts(), NOW - timedelta(minutes=61), NOW, T)
+
+        assert result.status == Status.UNKNOWN
+        assert "no logs" in result.reason
+
+
+def health(status=Status.NORMAL):
+    return SystemHealth(component="api", status=status, since=NOW - timedelta(hours=1))
+
+
+CRITICAL = Assessment(Status.CRITICAL, 1.0, "bad")
+NORMAL = Assessment(Status.NORMAL, 0.0, "fine")
+
+
+class TestDebounce:
+    def test_a_single_blip_does_not_escalate(self):
+        h = health()
+
+        assert apply_assessment(h, CRITICAL, NOW, T) is None
+        assert apply_assessment(h, NORMAL, NOW + timedelta(minutes=1), T) is None
+
+        assert h.status == Status.NORMAL
+        assert (h.pending_status, h.pending_count) == ("", 0)
+
+    def test_n_consecutive_evaluations_escalate(self):
+        h = health()
+
+        changes = [apply_assessment(h, CRITICAL, NOW + timedelta(minutes=i), T) for i in range(3)]
+
+        assert changes == [None, None, Status.NORMAL]
+        assert h.status == Status.CRITICAL
+        assert h.since == NOW + timedelta(minutes=2)
+
+    def test_a_long_enough_pending_escalates_with_fewer_evaluations(self):
+        h = health()
+
+        apply_assessment(h, CRITICAL, NOW, T)
+        changed = apply_assessment(h, CRITICAL, NOW + timedelta(minutes=10), T)
+
+        assert changed == Status.NORMAL
+        assert h.status == Status.CRITICAL
+
+    def test_recovery_is_immediate(self):
+        h = health(Status.CRITICAL)
+
+        assert apply_assessment(h, NORMAL, NOW, T) == Status.CRITICAL
+        assert h.status == Status.NORMAL
+
+    def test_silence_is_immediate(self):
+        h = health(Status.WARNING)
+
+        apply_assessment(h, Assessment(Status.UNKNOWN, 0.0, "silent"), NOW, T)
+
+        assert h.status == Status.UNKNOWN
+
+
+def log_burst(source, *, errors, ok, at):
+    ingest(
+        [LogEntry(source=source, level="error", message="boom", timestamp=at) for _ in range(errors)]
+        + [LogEntry(source=source, level="info", message="ok", timestamp=at) for _ in range(ok)]
+    )
+
+
+@pytest.mark.django_db
+class TestEvaluation:
+    def test_it_escalates_after_the_debounce_and_records_one_transition(self, settings):
+        settings.MONITORING_HEALTH = {k.upper(): v for k, v in T.as_dict().items()}
+        log_burst("api", errors=30, ok=70, at=NOW - timedelta(minutes=5))
+        log_burst("worker", errors=0, ok=50, at=NOW - timedelta(minutes=5))
+
+        for minute in range(4):
+            evaluate_health(now=NOW + timedelta(seconds=minute * 30))
+
+        api, worker = SystemHealth.objects.get(component="api"), SystemHealth.objects.get(component="worker")
+        assert api.status == Status.CRITICAL
+        assert worker.status == Status.NORMAL
+        transitions = list(HealthTransition.objects.values_list("component", "old_status", "new_status"))
+        assert ("api", "UNKNOWN", "CRITICAL") in transitions
+        assert ("worker", "UNKNOWN", "NORMAL") in transitions
+        assert len(transitions) == 2, "transitions only on change"
+        assert MonitoringResult.objects.filter(source="api").count() == 4
+        result = MonitoringResult.objects.filter(source="api").first()
+        assert (result.total, result.counts["error"], result.error_rate) == (100, 30, 0.3)
+
+    def test_a_source_gone_silent_becomes_unknown(self, settings):
+        settings.MONITORING_HEALTH = {k.upper(): v for k, v in T.as_dict().items()}
+        log_burst("api", errors=0, ok=20, at=NOW - timedelta(minutes=5))
+        evaluate_health(now=NOW)
+
+        evaluate_health(now=NOW + timedelta(hours=2))
+
+        api = SystemHealth.objects.get(component="api")
+        assert api.status == Status.UNKNOWN
+        assert HealthTransition.objects.filter(new_status="UNKNOWN").count() == 1
+
+
+HEALTH = "/api/v1/monitoring/health/"
+
+
+@pytest.mark.django_db
+class TestHealthApi:
+    def test_overall_is_the_worst_component(self, client_for, reader):
+        SystemHealth.objects.create(component="api", status=Status.WARNING, severity=0.4)
+        SystemHealth.objects.create(component="db", status=Status.NORMAL, severity=0.1)
+
+        body = client_for(reader).get(HEALTH).json()
+
+        assert (body["status"], body["severity"]) == ("WARNING", 0.4)
+        assert [c["component"] for c in body["components"]] == ["api", "db"]
+
+    def test_with_no_components_it_is_unknown(self, client_for, reader):
+        assert client_for(reader).get(HEALTH).json()["status"] == "UNKNOWN"
+
+    def test_history_lists_transitions_newest_first(self, client_for, reader):
+        for minute in range(3):
+            HealthTransition.objects.create(
+                component="api",
+                old_status="NORMAL",
+                new_status="WARNING",
+                severity=0.3,
+                at=NOW + timedelta(minutes=minute),
+            )
+
+        body = client_for(reader).get(HEALTH + "history/?component=api").json()
+
+        assert [row["at"] for row in body["results"]] == sorted((row["at"] for row in body["results"]), reverse=True)
+        assert len(body["results"]) == 3
+
+    def test_results_are_listed(self, client_for, reader, staff):
+        log_burst("api", errors=0, ok=20, at=datetime.now(UTC))
+        client_for(staff).post(HEALTH + "evaluate/")
+
+        body = client_for(reader).get("/api/v1/monitoring/results/?source=api").json()
+
+        assert body["results"][0]["source"] == "api"
+        assert body["results"][0]["total"] == 20
+
+    def test_evaluate_is_for_staff_only(self, client_for, reader, staff):
+        log_burst("api", errors=0, ok=20, at=datetime.now(UTC))
+
+        refused = client_for(reader).post(HEALTH + "evaluate/")
+        accepted = client_for(staff).post(HEALTH + "evaluate/")
+
+        assert refused.status_code == 403
+        assert accepted.status_code == 200
+        assert accepted.json()["evaluated"] == 1
+        assert accepted.json()["transitions"][0]["new_status"] == "NORMAL"
+
+    def test_health_needs_the_view_permission(self, client_for, writer):
+        assert client_for(writer).get(HEALTH).status_code == 403
