@@ -1,9 +1,10 @@
 import django_filters
 
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status
+from veritas.api.filters import FilterSet
 
 
-class LogFilter(django_filters.FilterSet):
+class LogFilter(FilterSet):
     source = django_filters.CharFilter()
     level = django_filters.MultipleChoiceFilter(choices=Level.choices, help_text="Repeat for several levels.")
     since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", help_text="Inclusive.")
@@ -19,7 +20,7 @@ class LogFilter(django_filters.FilterSet):
         fields = ["source", "level", "since", "until", "search"]
 
 
-class TransitionFilter(django_filters.FilterSet):
+class TransitionFilter(FilterSet):
     component = django_filters.CharFilter()
 
     class Meta:
@@ -27,7 +28,7 @@ class TransitionFilter(django_filters.FilterSet):
         fields = ["component"]
 
 
-class ResultFilter(django_filters.FilterSet):
+class ResultFilter(FilterSet):
     source = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=Status.choices)
 

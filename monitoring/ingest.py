@@ -39,24 +39,39 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_MESSAGE_LENGTH = 20_000
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\u0000) characters")
-    return value
+# PostgreSQL text and jsonb cannot hold NUL; log lines sometimes do. NULs become U+FFFD
+# (the replacement character) rather than costing the whole batch.
+NUL, REPLACEMENT = "\x00", "\ufffd"
+
+
+def _replace_nul(value: str) -> str:
+    return value.replace(NUL, REPLACEMENT) if NUL in value else value
+
+
+def _to_utc(value: datetime) -> datetime:
+    # PostgreSQL accepts offsets up to ±15:59, Python up to ±23:59: store UTC.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _json_metadata(value: dict) -> dict:
-    if "\\u0000" in json.dumps(value):
-        raise ValueError("must not contain NUL (\\u0000) characters")
+def _replace_nul_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return _replace_nul(value)
+    if isinstance(value, dict):
+        return {_replace_nul(k): _replace_nul_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_nul_deep(v) for v in value]
     return value
 
 
-Source = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul)]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_no_nul)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_replace_nul)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_replace_nul)]
 
 
 class LogEntry(BaseModel):
@@ -66,9 +81,10 @@ class LogEntry(BaseModel):
 
     source: Source
     level: Annotated[Level, BeforeValidator(_lower)]
-    message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH), AfterValidator(_no_nul)]
-    timestamp: AwareDatetime | None = None
-    metadata: Annotated[dict[str, Any], AfterValidator(_json_metadata)] = Field(default_factory=dict)
+    message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH), AfterValidator(_replace_nul)]
+    # strict: an ISO 8601 string with an offset, not a number of seconds.
+    timestamp: Annotated[AwareDatetime, Field(strict=True), AfterValidator(_to_utc)] | None = None
+    metadata: Annotated[dict[str, Any], AfterValidator(_replace_nul_deep)] = Field(default_factory=dict)
     event_id: EventId | None = None
 
 

@@ -99,7 +99,10 @@ def statistics(
     until: datetime | None = None,
     hourly: bool = False,
 ) -> Statistics:
-    """Counts of logs with ``since <= timestamp < until`` (either bound optional)."""
+    """Counts of logs with ``since <= timestamp < until`` (either bound optional; an
+    ``until`` at or before ``since`` is an empty range)."""
+    if since is not None and until is not None and until <= since:
+        return Statistics(by_level=dict.fromkeys(Level.values, 0), hourly=[] if hourly else None)
     counted, params = _counted_sql(sources, levels, since, until)
     stats = Statistics(by_level=dict.fromkeys(Level.values, 0))
     with connection.cursor() as cursor:
@@ -113,7 +116,8 @@ def statistics(
             stats.by_source[source] = stats.by_source.get(source, 0) + count
         if hourly:
             cursor.execute(
-                f"SELECT hour, level, sum(count)::bigint FROM ({counted}) c GROUP BY 1, 2 HAVING sum(count) > 0 ORDER BY 1",  # noqa: S608
+                f"SELECT hour, level, sum(count)::bigint FROM ({counted}) c "  # noqa: S608
+                "GROUP BY 1, 2 HAVING sum(count) > 0 ORDER BY 1",
                 params,
             )
             buckets: dict[datetime, dict] = {}

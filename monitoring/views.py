@@ -19,7 +19,7 @@ from monitoring.serializers import (
 )
 from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
-from veritas.api.parsers import RawJSONParser, RawNDJSONParser
+from veritas.api.parsers import RawBody, RawJSONParser, RawNDJSONParser
 from veritas.api.permissions import ModelPermissions
 
 
@@ -43,6 +43,7 @@ class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     serializer_class = LogSerializer
     filterset_class = LogFilter
     pagination_class = NewestLogsFirst
+    lookup_value_regex = r"\d+"
     permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     max_body_size = ingest.MAX_BYTES
 
@@ -66,7 +67,7 @@ class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         ),
     )
     def create(self, request):
-        body = request.data
+        body = request.data if isinstance(request.data, RawBody) else RawBody()  # no body at all
         try:
             if body.media_type == RawNDJSONParser.media_type:
                 entries = ingest.parse_ndjson(body)
@@ -181,4 +182,5 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = MonitoringResultSerializer
     filterset_class = ResultFilter
     pagination_class = NewestResultsFirst
+    lookup_value_regex = r"\d+"
     permission_classes = [permissions.IsAuthenticated, ModelPermissions]

@@ -10,9 +10,11 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
+from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 
+from veritas.views import api_not_found
 from veritas.wsgi import application
 
 # The schema /api/v1/schema/ serves, built in-process (no request, no database).
@@ -34,8 +36,10 @@ def keep_the_test_transaction():
 
 
 @pytest.fixture
-def bearer(db, owner, token_for):
-    return {"Authorization": f"Bearer {token_for(owner)}"}
+def bearer(db, django_user_model, token_for):
+    """A superuser: every operation's real logic is exercised, not just its 403."""
+    admin = django_user_model.objects.create_superuser("fuzzer", "fuzzer@example.com", None)
+    return {"Authorization": f"Bearer {token_for(admin)}"}
 
 
 @schema.parametrize()
@@ -49,5 +53,7 @@ def test_the_api_honours_its_schema(case, bearer):
 def test_without_credentials_every_operation_is_401(case, db):
     response = case.call()
 
+    if response.status_code == 404 and resolve(case.formatted_path).func is api_not_found:
+        return  # a path parameter no route accepts (e.g. a non-numeric id): there is no operation
     assert response.status_code == 401, case.as_curl_command()
     assert response.json()["code"] in ("not_authenticated", "authentication_failed")

@@ -68,7 +68,6 @@ def test_ndjson_is_accepted(client_for, writer):
         ({"timestamp": "2026-11-20T10:15:00"}, "timestamp", "Input should have timezone info"),
         ({"metadata": [1, 2]}, "metadata", "Input should be an object"),
         ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
-        ({"message": "nul\x00byte"}, "message", "Value error, must not contain NUL (\\u0000) characters"),
     ],
 )
 def test_one_bad_row_rejects_the_batch_naming_row_and_field(client_for, writer, bad, field, message):
@@ -173,3 +172,33 @@ def test_it_needs_the_add_permission(client_for, reader):
 
 def test_a_writer_cannot_read(client_for, writer):
     assert client_for(writer).get(URL).status_code == 403
+
+
+def test_an_empty_body_is_400(client_for, writer):
+    response = client_for(writer).post(URL)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
+def test_nul_characters_are_replaced_not_fatal(client_for, writer):
+    response = post(client_for(writer), row(message="nul\x00byte", metadata={"k\x00": ["v\x00"]}))
+
+    assert response.status_code == 201
+    log = MonitoringLog.objects.get()
+    assert log.message == "nul\ufffdbyte"
+    assert log.metadata == {"k\ufffd": ["v\ufffd"]}
+
+
+def test_timestamps_are_stored_in_utc_whatever_their_offset(client_for, writer):
+    response = post(client_for(writer), row(timestamp="2026-11-20T10:15:00-20:57"))
+
+    assert response.status_code == 201
+    assert MonitoringLog.objects.get().timestamp.isoformat() == "2026-11-21T07:12:00+00:00"
+
+
+def test_a_timestamp_that_overflows_in_utc_is_400(client_for, writer):
+    response = post(client_for(writer), row(timestamp="0001-01-01T00:30:00+01:00"))
+
+    assert response.status_code == 400
+    assert "timestamp" in response.json()["fields"]["0"]

@@ -81,15 +81,30 @@ def test_a_page_with_filters_costs_one_query(client_for, reader, django_assert_n
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("query", ["level=loud", "since=yesterday", "cursor=not-a-cursor", "page_size=abc"])
-def test_bad_query_parameters_are_400_or_ignored(client_for, reader, query):
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("level=loud", "level"),
+        ("since=yesterday", "since"),
+        ("page_size=abc", "page_size"),
+        ("page_size=0", "page_size"),
+        ("page_size=501", "page_size"),
+    ],
+)
+def test_bad_query_parameters_are_400_naming_the_parameter(client_for, reader, query, field):
     response = client_for(reader).get(f"{URL}?{query}")
 
-    if query.startswith("page_size"):
-        assert response.status_code == 200  # falls back to the default page size
-    else:
-        assert response.status_code == 400
-        assert response.json()["code"] == "invalid"
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+
+
+@pytest.mark.usefixtures("logs")
+def test_an_invalid_cursor_is_404_as_in_drf(client_for, reader):
+    response = client_for(reader).get(f"{URL}?cursor=not-a-cursor")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Invalid cursor."
 
 
 @pytest.mark.usefixtures("logs")
@@ -117,3 +132,10 @@ def test_reading_needs_the_view_permission(client_for, make_user):
 def test_logs_cannot_be_changed_or_deleted(client_for, reader, writer):
     assert client_for(writer).delete(f"{URL}1/").status_code == 405
     assert client_for(writer).put(f"{URL}1/", {}, format="json").status_code == 405
+
+
+def test_an_empty_filter_value_is_400_not_ignored(client_for, reader):
+    response = client_for(reader).get(f"{URL}?until=")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"until": ["May not be empty."]}

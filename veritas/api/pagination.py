@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import F
 from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
@@ -53,14 +53,17 @@ class CursorPagination(pagination.BasePagination):
         return rows
 
     def _page_size(self, request) -> int:
-        try:
-            requested = int(request.query_params[self.page_size_query_param])
-        except (KeyError, ValueError):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
             return self.page_size
-        return max(1, min(requested, self.max_page_size))
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
 
     def _decode(self, raw):
-        if not raw:
+        if raw is None:
             return None
         try:
             moment, key = json.loads(base64.urlsafe_b64decode(raw.encode()))
@@ -69,7 +72,8 @@ class CursorPagination(pagination.BasePagination):
                 raise ValueError
             return parsed, key
         except (ValueError, TypeError, UnicodeError):
-            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+            # As DRF's own cursor pagination: a cursor that does not decode points nowhere.
+            raise NotFound(self.invalid_cursor_message) from None
 
     def _encode(self, key) -> str:
 

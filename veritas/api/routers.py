@@ -1,11 +1,10 @@
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 
-def app_router() -> DefaultRouter:
+def app_router() -> SimpleRouter:
     """The router each domain app registers its viewsets on (mounted at /api/v1/<app>/).
 
-    No API root view: every endpoint needs credentials, and the schema is the index.
+    SimpleRouter: no API root view (every endpoint needs credentials; the schema is the
+    index) and no format suffixes (``/logs/1.json``): JSON is the only format.
     """
-    router = DefaultRouter(trailing_slash=True)
-    router.include_root_view = False
-    return router
+    return SimpleRouter(trailing_slash=True)

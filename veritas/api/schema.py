@@ -21,24 +21,39 @@ DESCRIPTIONS = {
     "400": "Invalid input; `fields` names each invalid field.",
     "401": "No or invalid credentials.",
     "403": "Authenticated, but not allowed.",
-    "404": "Not found (or another owner's object).",
+    "404": "Not found (or another owner's object); an invalid cursor.",
     "413": "Request body too large.",
     "429": "Too many requests; see Retry-After.",
     "503": "The database is unavailable; see Retry-After.",
 }
 METHODS = {"get", "put", "patch", "post", "delete"}
 
+# Request components whose endpoint refuses unknown properties (see closed()).
+_closed_components: set[str] = set()
+
+
+def closed(serializer_class):
+    """Class decorator: the schema of this request serializer says additionalProperties:
+    false, because the endpoint rejects unknown fields (a typo is a 400, not ignored)."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    _closed_components.update({name, f"{name}Request"})
+    return serializer_class
+
 
 def add_error_responses(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    for name in _closed_components & set(components):
+        components[name]["additionalProperties"] = False
     ref = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in METHODS:
                 continue
+            _constrain_query_strings(operation)
             codes = ["401", "403", "429", "503"]
-            if "{" in path:
+            query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+            if "{" in path or "cursor" in query:
                 codes.append("404")
             if "requestBody" in operation or operation.get("parameters"):
                 codes.append("400")
@@ -50,3 +65,20 @@ def add_error_responses(result, generator, request, public):
                     code, {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}
                 )
     return result
+
+
+# Django's form fields refuse NUL characters; empty values are refused by our FilterSet.
+NO_NUL = "^[^\\x00]*$"
+
+
+def _constrain_query_strings(operation) -> None:
+    """Say in the schema what query strings may not be: empty (veritas.api.filters.FilterSet),
+    or contain NUL characters (Django's forms refuse them)."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter.get("schema", {})
+        for target in (schema, schema.get("items", {})):
+            if target.get("type") == "string" and "enum" not in target and "format" not in target:
+                target.setdefault("minLength", 1)
+                target.setdefault("pattern", NO_NUL)
