@@ -12,9 +12,12 @@ batches without event ids are copied straight into the table.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -260,3 +263,87 @@ def ingest(entries: list[LogEntry], *, received_at: datetime | None = None) -> I
             )
             inserted = len(entries)
     return IngestResult(received=len(entries), inserted=inserted)
+
+
+# --- files (manage.py import_logs) ------------------------------------------------------------
+
+CSV_OPTIONAL = ("timestamp", "metadata", "event_id")
+
+
+def ndjson_lines(stream) -> Iterator[tuple[int, bytes]]:
+    """(line number, JSON text) of each non-blank line of a binary stream."""
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line
+
+
+def csv_lines(stream) -> Iterator[tuple[int, bytes]]:
+    """(line number, JSON text) of each CSV record (header: source, level, message and
+    optionally timestamp, metadata as JSON, event_id; empty optional cells are absent)."""
+    reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+    for record in reader:
+        row: dict[str, Any] = {key: value for key, value in record.items() if key is not None}
+        for key in CSV_OPTIONAL:
+            if row.get(key) == "":
+                del row[key]
+        if "metadata" in row:
+            try:
+                row["metadata"] = json.loads(row["metadata"])
+            except ValueError:
+                row["metadata"] = "(not JSON)"  # reported by validation as not an object
+        yield reader.line_num, json.dumps(row).encode()
+
+
+@dataclass
+class ImportReport:
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    invalid: list[tuple[int, dict]] = field(default_factory=list)
+
+
+class ImportRejected(Exception):
+    def __init__(self, report: ImportReport):
+        super().__init__(f"{len(report.invalid)} invalid rows")
+        self.report = report
+
+
+def import_lines(
+    lines: Iterable[tuple[int, bytes]],
+    *,
+    skip_invalid: bool = False,
+    batch_size: int = MAX_ROWS,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> ImportReport:
+    """Validate and insert rows through the same path as the API, in one transaction:
+    with an invalid row nothing is kept (ImportRejected), unless ``skip_invalid``."""
+    report, batch = ImportReport(), []
+
+    def flush():
+        result = ingest(batch)
+        report.inserted += result.inserted
+        report.duplicates += result.duplicates
+        progress(len(batch))
+        batch.clear()
+
+    with transaction.atomic():
+        for number, line in lines:
+            report.read += 1
+            try:
+                batch.append(_one.validate_json(line))
+            except ValidationError as error:
+                problems = (
+                    {"row": ["Not valid JSON."]}
+                    if _is_json_error(error)
+                    else _field_errors(error.errors(include_url=False))
+                )
+                report.invalid.append((number, problems))
+                progress(1)
+                continue
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+        if report.invalid and not skip_invalid:
+            raise ImportRejected(report)
+    return report

@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring import selectors
-from monitoring.models import HealthTransition, Level, MonitoringResult, Status, SystemHealth
+from monitoring.models import (
+    HealthTransition,
+    Level,
+    LogRollup,
+    MonitoringLog,
+    MonitoringResult,
+    Status,
+    SystemHealth,
+)
 
 
 @dataclass(frozen=True)
@@ -151,3 +159,60 @@ def overall_status(components) -> tuple[Status, float]:
         Status.worst(c.status for c in components),
         max((c.severity for c in components), default=0.0),
     )
+
+
+# --- retention ------------------------------------------------------------------------------
+
+LOGS, ROLLUP = MonitoringLog._meta.db_table, LogRollup._meta.db_table
+
+# One batch: delete the oldest rows before the cutoff and take them off the rollup, in
+# one statement (so in one short transaction).
+PRUNE_BATCH = f"""
+    WITH doomed AS (
+        SELECT id FROM {LOGS} WHERE timestamp < %s ORDER BY timestamp LIMIT %s
+    ), deleted AS (
+        DELETE FROM {LOGS} l USING doomed d WHERE l.id = d.id RETURNING l.source, l.level, l.timestamp
+    ), per_hour AS (
+        SELECT source, level, date_trunc('hour', timestamp, 'UTC') AS hour, count(*) AS count
+        FROM deleted GROUP BY 1, 2, 3
+    ), updated AS (
+        UPDATE {ROLLUP} r SET count = r.count - p.count FROM per_hour p
+        WHERE r.source = p.source AND r.level = p.level AND r.hour = p.hour
+        RETURNING r.id
+    )
+    SELECT coalesce(sum(count), 0)::bigint FROM per_hour
+"""  # noqa: S608 (table names come from model metadata)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    logs: int
+    results: int
+
+
+def prune(*, older_than: datetime, batch_size: int = 10_000, dry_run: bool = False) -> PruneReport:
+    """Delete logs (and evaluation results) older than ``older_than``, a batch per
+    transaction, so no lock is held for long and ingestion goes on meanwhile. The
+    statistics stay exact: each batch decrements the rollup it counted in."""
+    if dry_run:
+        return PruneReport(
+            logs=selectors.statistics(until=older_than).total,
+            results=MonitoringResult.objects.filter(evaluated_at__lt=older_than).count(),
+        )
+    logs = results = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(PRUNE_BATCH, [older_than, batch_size])
+            deleted = cursor.fetchone()[0]
+        logs += deleted
+        if deleted < batch_size:
+            break
+    LogRollup.objects.filter(count=0).delete()
+    while True:
+        ids = list(
+            MonitoringResult.objects.filter(evaluated_at__lt=older_than).values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        results += MonitoringResult.objects.filter(id__in=ids).delete()[0]
+    return PruneReport(logs=logs, results=results)

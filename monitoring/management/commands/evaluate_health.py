@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand
+
+from monitoring import services, tasks
+from monitoring.models import SystemHealth
+
+
+class Command(BaseCommand):
+    help = "Evaluate every component's health now (or --enqueue it for `make worker`)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--enqueue", action="store_true", help="Queue the evaluation for a worker instead.")
+
+    def handle(self, enqueue, **options):
+        if enqueue:
+            result = tasks.evaluate_health.enqueue()
+            self.stdout.write(f"queued task {result.id}")
+            return
+        evaluation = services.evaluate_health()
+        for transition in evaluation.transitions:
+            self.stdout.write(f"{transition.component}: {transition.old_status} → {transition.new_status}")
+        components = list(SystemHealth.objects.all())
+        overall, severity = services.overall_status(components)
+        for health in components:
+            self.stdout.write(f"  {health.component:<24} {health.status:<8} {health.severity:.2f}  {health.reason}")
+        self.stdout.write(f"overall: {overall} (severity {severity:.2f}), {len(evaluation.results)} evaluated")
