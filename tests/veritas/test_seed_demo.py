@@ -8,9 +8,9 @@ pytestmark = pytest.mark.django_db
 def test_it_creates_the_admin_once_and_prints_a_generated_password(capsys, settings):
     settings.VERITAS_ADMIN_PASSWORD = ""
 
-    call_command("seed_demo")
+    call_command("seed_demo", "veritas")
     first = capsys.readouterr().out
-    call_command("seed_demo")
+    call_command("seed_demo", "veritas")
     second = capsys.readouterr().out
 
     admin = get_user_model().objects.get(username="admin")
@@ -23,7 +23,7 @@ def test_it_creates_the_admin_once_and_prints_a_generated_password(capsys, setti
 def test_it_takes_the_password_from_the_environment(capsys, settings):
     settings.VERITAS_ADMIN_PASSWORD = "correct-horse-battery"
 
-    call_command("seed_demo")
+    call_command("seed_demo", "veritas")
 
     assert get_user_model().objects.get(username="admin").check_password("correct-horse-battery")
     assert "correct-horse-battery" not in capsys.readouterr().out

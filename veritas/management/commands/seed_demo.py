@@ -15,8 +15,12 @@ from django.db import transaction
 class Command(BaseCommand):
     help = "Create the development superuser and each app's demo data (idempotent)."
 
-    def handle(self, **options):
-        for config in apps.get_app_configs():
+    def add_arguments(self, parser):
+        parser.add_argument("app_labels", nargs="*", help="Only these apps (default: all).")
+
+    def handle(self, app_labels, **options):
+        configs = [apps.get_app_config(label) for label in app_labels] if app_labels else apps.get_app_configs()
+        for config in configs:
             module_name = f"{config.name}.demo"
             if importlib.util.find_spec(config.name) is None or importlib.util.find_spec(module_name) is None:
                 continue
