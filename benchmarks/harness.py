@@ -95,17 +95,20 @@ class Harness:
 
     def table(self) -> str:
         header = (
-            f"{'workload':<46} {'median':>10} {'p95':>10} {'baseline':<40} {'median':>10} "
+            f"{'workload':<54} {'median':>10} {'p95':>10} {'baseline':<46} {'median':>10} "
             f"{'ratio':>8} {'added':>10}  target"
         )
         lines = [header, "-" * len(header)]
         for c in self.comparisons:
             verdict = "" if c.met is None else (" ok" if c.met else " MISSED")
             lines.append(
-                f"{c.workload:<46} {c.workload_median_ms:>8.3f}ms {c.workload_p95_ms:>8.3f}ms "
-                f"{c.baseline:<40} {c.baseline_median_ms:>8.3f}ms {c.ratio:>7.2f}x {c.added_ms:>+8.3f}ms"
+                f"{c.workload:<54} {c.workload_median_ms:>8.3f}ms {c.workload_p95_ms:>8.3f}ms "
+                f"{c.baseline:<46} {c.baseline_median_ms:>8.3f}ms {c.ratio:>7.2f}x {c.added_ms:>+8.3f}ms"
                 f"  {c.target}{verdict}"
             )
+        for c in self.comparisons:
+            if c.notes:
+                lines.append(f"  {c.workload}: " + ", ".join(f"{k}={v}" for k, v in c.notes.items()))
         return "\n".join(lines)
 
     def write_json(self, path: Path | None = None) -> Path:
