@@ -47,6 +47,7 @@ bench: setup
 	$(PY) -m benchmarks
 
 worker: setup
+	$(MANAGE) evaluate_health --schedule
 	$(MANAGE) db_worker --queue-name '*'
 
 lint: $(STAMP)

@@ -197,6 +197,8 @@ MONITORING_HEALTH = {
     "DEBOUNCE_MINUTES": env.int("MONITORING_DEBOUNCE_MINUTES", default=10),
     "SILENCE_MINUTES": env.int("MONITORING_SILENCE_MINUTES", default=60),
 }
+# How often `make worker` evaluates health (a task that queues its successor).
+MONITORING_HEALTH_INTERVAL_SECONDS = env.int("MONITORING_HEALTH_INTERVAL_SECONDS", default=60)
 
 # --- security ---------------------------------------------------------------------------
 # Django 6 Content Security Policy. The admin and the Swagger UI (served by the split view,

@@ -5,12 +5,21 @@ from monitoring.models import SystemHealth
 
 
 class Command(BaseCommand):
-    help = "Evaluate every component's health now (or --enqueue it for `make worker`)."
+    help = "Evaluate every component's health now (or queue it for `make worker`)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--enqueue", action="store_true", help="Queue the evaluation for a worker instead.")
+        parser.add_argument("--enqueue", action="store_true", help="Queue one evaluation for a worker instead.")
+        parser.add_argument(
+            "--schedule",
+            action="store_true",
+            help="Queue the periodic evaluation (every MONITORING_HEALTH_INTERVAL_SECONDS) unless it is queued.",
+        )
 
-    def handle(self, enqueue, **options):
+    def handle(self, enqueue, schedule, **options):
+        if schedule:
+            queued = tasks.schedule_health_evaluation()
+            self.stdout.write("periodic health evaluation queued" if queued else "already queued")
+            return
         if enqueue:
             result = tasks.evaluate_health.enqueue()
             self.stdout.write(f"queued task {result.id}")
