@@ -40,43 +40,37 @@ class Statistics:
     hourly: list[dict] | None = None
 
 
-def _filters(sources, levels, column_prefix="") -> tuple[list[str], list]:
-    where, params = [], []
-    if sources:
-        where.append(f"{column_prefix}source = ANY(%s)")
-        params.append(list(sources))
-    if levels:
-        where.append(f"{column_prefix}level = ANY(%s)")
-        params.append(list(levels))
-    return where, params
+def _where(sources=None, levels=None, column=None, start=None, end=None) -> tuple[str, list]:
+    """A WHERE clause (or "") and its parameters: sources, levels, ``start <= column < end``."""
+    clauses, params = [], []
+    for condition, value in (
+        ("source = ANY(%s)", list(sources) if sources else None),
+        ("level = ANY(%s)", list(levels) if levels else None),
+        (f"{column} >= %s", start),
+        (f"{column} < %s", end),
+    ):
+        if value is not None:
+            clauses.append(condition)
+            params.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _counted_sql(sources, levels, since, until) -> tuple[str, list]:
     """SQL yielding (source, level, hour, count) for logs in [since, until), exactly."""
-    where, params = _filters(sources, levels)
     parts, all_params = [], []
 
     def rollup(start, end):
-        clauses, extra = list(where), list(params)
-        if start is not None:
-            clauses.append("hour >= %s")
-            extra.append(start)
-        if end is not None:
-            clauses.append("hour < %s")
-            extra.append(end)
-        parts.append(
-            f"SELECT source, level, hour, count FROM {ROLLUP}"  # noqa: S608 (table from model metadata)
-            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
-        )
-        all_params.extend(extra)
+        where, params = _where(sources, levels, "hour", start, end)
+        parts.append(f"SELECT source, level, hour, count FROM {ROLLUP}{where}")  # noqa: S608 (model table)
+        all_params.extend(params)
 
     def raw(start, end):
-        clauses = [*where, "timestamp >= %s", "timestamp < %s"]
+        where, params = _where(sources, levels, "timestamp", start, end)
         parts.append(
             "SELECT source, level, date_trunc('hour', timestamp, 'UTC'), count(*) "  # noqa: S608
-            f"FROM {LOGS} WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3"
+            f"FROM {LOGS}{where} GROUP BY 1, 2, 3"
         )
-        all_params.extend([*params, start, end])
+        all_params.extend(params)
 
     full_start = ceil_hour(since) if since is not None else None
     full_end = floor_hour(until) if until is not None else None
@@ -126,19 +120,9 @@ def statistics(
                 bucket[level] = count
             stats.hourly = list(buckets.values())
         if stats.total:
-            where, where_params = _filters(sources, levels)
-            if since is not None:
-                where.append("timestamp >= %s")
-                where_params.append(since)
-            if until is not None:
-                where.append("timestamp < %s")
-                where_params.append(until)
+            where, where_params = _where(sources, levels, "timestamp", since, until)
             # Served by the (…, timestamp) indexes' endpoints.
-            cursor.execute(
-                f"SELECT min(timestamp), max(timestamp) FROM {LOGS}"  # noqa: S608
-                + (f" WHERE {' AND '.join(where)}" if where else ""),
-                where_params,
-            )
+            cursor.execute(f"SELECT min(timestamp), max(timestamp) FROM {LOGS}{where}", where_params)  # noqa: S608
             stats.oldest, stats.newest = cursor.fetchone()
     stats.by_source = dict(sorted(stats.by_source.items()))
     return stats

@@ -1,8 +1,12 @@
 """The cast every test file uses: an owner, a teammate and a stranger, and API clients."""
 
+import contextlib
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.tasks import task_backends
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from veritas.models import PersonalToken
@@ -66,3 +70,19 @@ def api_client(owner, token_for):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner)}")
     return client
+
+
+def _reset_task_backends():
+    # Django has no setting_changed receiver for TASKS: drop the cached backend by hand.
+    task_backends._settings = None
+    with contextlib.suppress(AttributeError):
+        del task_backends["default"]
+
+
+@pytest.fixture
+def database_task_backend():
+    """The real django-tasks-db backend instead of the tests' immediate one."""
+    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
+        _reset_task_backends()
+        yield
+    _reset_task_backends()

@@ -73,3 +73,16 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def admin_login(live_server, page):
+    """``admin_login(username, password)`` signs in through the admin's login form."""
+
+    def login(username: str, password: str):
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+
+    return login

@@ -5,15 +5,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def staff_login(live_server, page):
+def staff_login(page, admin_login):
     get_user_model().objects.create_superuser("curator", "curator@example.com", "a-long-browser-password")
     get_user_model().objects.create_user("student-17", "student17@example.com")
 
     def login():
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "curator")
-        page.fill("#id_password", "a-long-browser-password")
-        page.click("input[type=submit]")
+        admin_login("curator", "a-long-browser-password")
         page.wait_for_selector("#site-name")
 
     return login
@@ -33,13 +30,10 @@ def test_staff_log_in_and_open_a_changelist(live_server, page, staff_login, scre
     assert page.csp_violations == []
 
 
-def test_a_wrong_password_is_refused(live_server, page, staff_login):
+def test_a_wrong_password_is_refused(page, admin_login):
     get_user_model().objects.create_user("someone", password="the-right-password-1")
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "someone")
-    page.fill("#id_password", "wrong")
-    page.click("input[type=submit]")
+    admin_login("someone", "wrong")
 
     assert "Please enter the correct username and password" in page.locator(".errornote").inner_text()
 

@@ -11,7 +11,7 @@ NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 
 
 @pytest.fixture
-def logged_in(live_server, page):
+def logged_in(page, admin_login):
     get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-browser-password")
     ingest(
         [
@@ -26,10 +26,7 @@ def logged_in(live_server, page):
     )
     SystemHealth.objects.create(component="db", status=Status.CRITICAL, severity=0.9, reason="43% errors")
     SystemHealth.objects.create(component="api", status=Status.NORMAL, severity=0.1, reason="fine")
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "a-long-browser-password")
-    page.click("input[type=submit]")
+    admin_login("ops", "a-long-browser-password")
     page.wait_for_selector("#site-name")
     return page
 

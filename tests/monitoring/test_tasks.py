@@ -1,30 +1,13 @@
-import contextlib
 from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
-from django.tasks import task_backends
-from django.test import override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from monitoring import tasks
 from monitoring.ingest import LogEntry, ingest
 from monitoring.models import MonitoringResult
-
-
-def _reset_task_backends():
-    task_backends._settings = None
-    with contextlib.suppress(AttributeError):
-        del task_backends["default"]
-
-
-@pytest.fixture
-def database_task_backend():
-    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
-        _reset_task_backends()
-        yield
-    _reset_task_backends()
 
 
 @pytest.mark.django_db

@@ -1,12 +1,10 @@
-import contextlib
 from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
-from django.tasks import TaskResultStatus, task_backends
-from django.test import override_settings
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from veritas.tasks import clear_expired_sessions
@@ -29,21 +27,6 @@ def test_the_task_deletes_only_expired_sessions():
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == 2
     assert Session.objects.count() == 1
-
-
-def _reset_task_backends():
-    # Django has no setting_changed receiver for TASKS: drop the cached backend by hand.
-    task_backends._settings = None
-    with contextlib.suppress(AttributeError):
-        del task_backends["default"]
-
-
-@pytest.fixture
-def database_task_backend():
-    with override_settings(TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}):
-        _reset_task_backends()
-        yield
-    _reset_task_backends()
 
 
 @pytest.mark.django_db(transaction=True)
