@@ -192,3 +192,20 @@ class TestHealthApi:
 
     def test_health_needs_the_view_permission(self, client_for, writer):
         assert client_for(writer).get(HEALTH).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["health/", "health/history/", "results/"])
+def test_health_lists_cost_one_query(client_for, reader, path, django_assert_num_queries):
+    for i in range(5):
+        SystemHealth.objects.create(component=f"c{i}", status=Status.NORMAL)
+        HealthTransition.objects.create(component=f"c{i}", old_status="UNKNOWN", new_status="NORMAL", severity=0)
+    log_burst("api", errors=0, ok=20, at=datetime.now(UTC))
+    evaluate_health()
+    client = client_for(reader)
+    client.get(HEALTH)  # the token's first use is looked up, recorded and cached
+
+    with django_assert_num_queries(1):
+        response = client.get(f"/api/v1/monitoring/{path}")
+
+    assert response.status_code == 200
