@@ -1,14 +1,14 @@
 import django_filters
 
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status
-from veritas.api.filters import FilterSet
+from veritas.api.filters import DateTimeFilter, FilterSet
 
 
 class LogFilter(FilterSet):
     source = django_filters.CharFilter()
     level = django_filters.MultipleChoiceFilter(choices=Level.choices, help_text="Repeat for several levels.")
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", help_text="Inclusive.")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", help_text="Exclusive.")
+    since = DateTimeFilter(field_name="timestamp", lookup_expr="gte", help_text="Inclusive.")
+    until = DateTimeFilter(field_name="timestamp", lookup_expr="lt", help_text="Exclusive.")
     search = django_filters.CharFilter(
         field_name="message",
         lookup_expr="icontains",

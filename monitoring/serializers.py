@@ -35,7 +35,7 @@ class LogSerializer(serializers.ModelSerializer):
 
 
 class StatisticsQuerySerializer(serializers.Serializer):
-    source = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    source = serializers.ListField(child=serializers.CharField(max_length=100, trim_whitespace=False), required=False)
     level = serializers.ListField(child=serializers.ChoiceField(choices=Level.choices), required=False)
     since = serializers.DateTimeField(required=False, help_text="Inclusive.")
     until = serializers.DateTimeField(required=False, help_text="Exclusive.")

@@ -139,3 +139,13 @@ def test_an_empty_filter_value_is_400_not_ignored(client_for, reader):
 
     assert response.status_code == 400
     assert response.json()["fields"] == {"until": ["May not be empty."]}
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("2026-11-20T10:00:00-19:40", 200), ("0001-01-01T00:10:00+05:00", 400)],
+)
+def test_time_filters_are_taken_in_utc(client_for, reader, value, status):
+    response = client_for(reader).get(f"{URL}?{urlencode({'since': value})}")
+
+    assert response.status_code == status

@@ -47,15 +47,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 token = PersonalToken.objects.select_related("user").get(prefix=prefix)
             except PersonalToken.DoesNotExist:
                 return None
-            # Load the user's permissions now, so the cached copy carries them and
-            # permission checks on cached requests need no query.
-            token.user.get_all_permissions()
             self.remember(token)
         return token
 
     @staticmethod
     def remember(token: PersonalToken) -> None:
         if settings.TOKEN_CACHE_SECONDS > 0:
+            # Load the user's permissions first, so the cached copy carries them and
+            # permission checks on cached requests need no query.
+            token.user.get_all_permissions()
             cache.set(PersonalToken.cache_key(token.prefix), token, settings.TOKEN_CACHE_SECONDS)
 
     def authenticate_header(self, request):
