@@ -15,12 +15,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import (
@@ -42,13 +44,15 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_MESSAGE_LENGTH = 20_000
 
 
-# PostgreSQL text and jsonb cannot hold NUL; log lines sometimes do. NULs become U+FFFD
-# (the replacement character) rather than costing the whole batch.
-NUL, REPLACEMENT = "\x00", "\ufffd"
+# PostgreSQL text and jsonb cannot hold NUL; log lines sometimes do. A JSON string can
+# only carry one as the escape \u0000 (preceded by an even number of backslashes): those
+# escapes become \ufffd (the replacement character) in the raw body, once, before parsing,
+# rather than costing the whole batch.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-def _replace_nul(value: str) -> str:
-    return value.replace(NUL, REPLACEMENT) if NUL in value else value
+def replace_nul_escapes(body: bytes) -> bytes:
+    return _NUL_ESCAPE.sub(rb"\1\\ufffd", body) if b"\\u0000" in body else body
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -63,18 +67,8 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _replace_nul_deep(value: Any) -> Any:
-    if isinstance(value, str):
-        return _replace_nul(value)
-    if isinstance(value, dict):
-        return {_replace_nul(k): _replace_nul_deep(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_nul_deep(v) for v in value]
-    return value
-
-
-Source = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_replace_nul)]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_replace_nul)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class LogEntry(BaseModel):
@@ -84,10 +78,10 @@ class LogEntry(BaseModel):
 
     source: Source
     level: Annotated[Level, BeforeValidator(_lower)]
-    message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH), AfterValidator(_replace_nul)]
+    message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)]
     # strict: an ISO 8601 string with an offset, not a number of seconds.
     timestamp: Annotated[AwareDatetime, Field(strict=True), AfterValidator(_to_utc)] | None = None
-    metadata: Annotated[dict[str, Any], AfterValidator(_replace_nul_deep)] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     event_id: EventId | None = None
 
 
@@ -130,13 +124,13 @@ def parse_json(body: bytes) -> list[LogEntry]:
     stripped = body.lstrip()
     if stripped[:1] == b"{":
         try:
-            return [_one.validate_json(stripped)]
+            return [_one.validate_json(replace_nul_escapes(stripped))]
         except ValidationError as error:
             if _is_json_error(error):
                 raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
             raise BatchInvalid({"0": _field_errors(error.errors(include_url=False))}) from None
     try:
-        entries = _many.validate_json(stripped)
+        entries = _many.validate_json(replace_nul_escapes(stripped))
     except ValidationError as error:
         if _is_json_error(error):
             raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
@@ -159,7 +153,7 @@ def parse_ndjson(body: bytes) -> list[LogEntry]:
     entries, fields = [], {}
     for number, line in lines:
         try:
-            entries.append(_one.validate_json(line))
+            entries.append(_one.validate_json(replace_nul_escapes(line)))
         except ValidationError as error:
             if _is_json_error(error):
                 fields[f"line {number}"] = {"row": ["Not valid JSON."]}
@@ -184,13 +178,13 @@ COLUMNS = ("source", "level", "message", "timestamp", "received_at", "metadata",
 
 
 def _copy_rows(cursor, table: str, entries: list[LogEntry], received_at: datetime) -> None:
-    dumps = json.dumps
+    dumps, level_value = _dump_json, _LEVEL_VALUE
     with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
         for e in entries:
             copy.write_row(
                 (
                     e.source,
-                    e.level.value,
+                    level_value[e.level],
                     e.message,
                     e.timestamp or received_at,
                     received_at,
@@ -200,8 +194,20 @@ def _copy_rows(cursor, table: str, entries: list[LogEntry], received_at: datetim
             )
 
 
+# Enum.value is a descriptor call; a dict lookup per row is several times cheaper.
+_LEVEL_VALUE = {level: level.value for level in Level}
+
+
+def _dump_json(value: dict) -> str:
+    try:
+        return orjson.dumps(value).decode()  # 5x json.dumps: it counts at 10,000 rows
+    except TypeError:  # an integer beyond 64 bits, which orjson refuses
+        return json.dumps(value)
+
+
 def _hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    """The UTC hour of a moment already in UTC (LogEntry converts timestamps)."""
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 ROLLUP_UPSERT = f"""
@@ -255,7 +261,7 @@ def ingest(entries: list[LogEntry], *, received_at: datetime | None = None) -> I
             cursor.execute(f"DROP TABLE {STAGE}")
         else:
             _copy_rows(cursor, LOG_TABLE, entries, received_at)
-            counts = Counter((e.source, e.level.value, _hour(e.timestamp or received_at)) for e in entries)
+            counts = Counter((e.source, _LEVEL_VALUE[e.level], _hour(e.timestamp or received_at)) for e in entries)
             keys = list(counts)
             cursor.execute(
                 ROLLUP_UPSERT,
@@ -330,7 +336,7 @@ def import_lines(
         for number, line in lines:
             report.read += 1
             try:
-                batch.append(_one.validate_json(line))
+                batch.append(_one.validate_json(replace_nul_escapes(line)))
             except ValidationError as error:
                 problems = (
                     {"row": ["Not valid JSON."]}

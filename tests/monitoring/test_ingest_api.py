@@ -202,3 +202,18 @@ def test_a_timestamp_that_overflows_in_utc_is_400(client_for, writer):
 
     assert response.status_code == 400
     assert "timestamp" in response.json()["fields"]["0"]
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_nul(client_for, writer):
+    body = '{"source": "api", "level": "info", "message": "C:\\\\u0000dir"}'  # JSON for: C:\u0000dir
+
+    post(client_for(writer), body)
+
+    assert MonitoringLog.objects.get().message == "C:\\u0000dir"
+
+
+def test_integers_beyond_64_bits_in_metadata_are_kept(client_for, writer):
+    response = post(client_for(writer), row(metadata={"big": 2**70}))
+
+    assert response.status_code == 201
+    assert MonitoringLog.objects.get().metadata == {"big": 2**70}
