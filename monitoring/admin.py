@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import admin, messages
 from django.db.models import Count
@@ -63,7 +63,7 @@ class SourceFilter(admin.SimpleListFilter):
 def hourly_chart(hourly: list[dict], width: int = 960, height: int = 160):
     """Stacked bars of logs per hour and level, as inline SVG (no script: CSP-safe)."""
     if not hourly:
-        return format_html('<p class="veritas-chart-empty">No logs in this range.</p>')
+        return format_html('<p class="veritas-chart-empty">{}</p>', "No logs in this range.")
     peak = max(sum(bucket[level] for level in Level.values) for bucket in hourly) or 1
     bar = width / len(hourly)
     rects = []
@@ -126,29 +126,23 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:
-            response.context_data["monitoring"] = self.summary(changelist.queryset)
+            response.context_data["monitoring"] = self.summary(request, changelist.queryset)
         return response
 
-    def summary(self, queryset) -> dict:
-        """KPIs and the hourly chart for the filtered logs (the last CHART_DAYS days of them),
-        aggregated in SQL."""
-        newest = queryset.order_by("-timestamp").values_list("timestamp", flat=True).first()
+    # Changelist parameters the rollup can answer: everything else (a search) needs the logs.
+    ROLLUP_PARAMETERS = {"source", "level__exact", "timestamp__year", "timestamp__month", "timestamp__day", "o", "p"}
+
+    def summary(self, request, queryset) -> dict:
+        """KPIs and the hourly chart of the filtered logs (their last CHART_DAYS days), in SQL:
+        from the rollup when only source, level and dates are filtered, else from the logs."""
+        try:
+            if not set(request.GET) <= self.ROLLUP_PARAMETERS:
+                raise ValueError("filters the rollup cannot answer")
+            newest, hourly = self._hourly_from_rollup(request.GET)
+        except ValueError:
+            newest, hourly = self._hourly_from_logs(queryset)
         if newest is None:
             return {"total": 0, "chart": hourly_chart([])}
-        since = newest.replace(minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS) + timedelta(hours=1)
-        rows = (
-            queryset.filter(timestamp__gte=since)
-            .annotate(hour=TruncHour("timestamp"))
-            .values("hour", "level")
-            .annotate(n=Count("id"))
-            .order_by("hour")
-        )
-        buckets: dict[datetime, dict] = {}
-        for row in rows:
-            buckets.setdefault(row["hour"], {"hour": row["hour"], **dict.fromkeys(Level.values, 0)})[row["level"]] = (
-                row["n"]
-            )
-        hourly = list(buckets.values())
         total = sum(sum(b[lv] for lv in Level.values) for b in hourly)
         errors = sum(b[Level.ERROR] + b[Level.CRITICAL] for b in hourly)
         return {
@@ -159,6 +153,53 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
             "newest": newest,
             "chart": hourly_chart(hourly),
         }
+
+    @staticmethod
+    def _chart_start(newest: datetime) -> datetime:
+        return newest.replace(minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS) + timedelta(hours=1)
+
+    def _hourly_from_rollup(self, params) -> tuple[datetime | None, list[dict]]:
+        since = until = None
+        if year := params.get("timestamp__year"):
+            month, day = params.get("timestamp__month"), params.get("timestamp__day")
+            since = datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
+            if day:
+                until = since + timedelta(days=1)
+            elif month:
+                until = since.replace(year=since.year + (since.month == 12), month=since.month % 12 + 1)
+            else:
+                until = since.replace(year=since.year + 1)
+        filters = {
+            "sources": [params["source"]] if params.get("source") else None,
+            "levels": [params["level__exact"]] if params.get("level__exact") else None,
+        }
+        newest = selectors.statistics(**filters, since=since, until=until).newest
+        if newest is None:
+            return None, []
+        hourly = selectors.statistics(
+            **filters,
+            since=max(self._chart_start(newest), since or self._chart_start(newest)),
+            until=until,
+            hourly=True,
+        ).hourly
+        return newest, hourly
+
+    def _hourly_from_logs(self, queryset) -> tuple[datetime | None, list[dict]]:
+        newest = queryset.order_by("-timestamp").values_list("timestamp", flat=True).first()
+        if newest is None:
+            return None, []
+        rows = (
+            queryset.filter(timestamp__gte=self._chart_start(newest))
+            .annotate(hour=TruncHour("timestamp"))
+            .values("hour", "level")
+            .annotate(n=Count("id"))
+            .order_by("hour")
+        )
+        buckets: dict[datetime, dict] = {}
+        for row in rows:
+            bucket = buckets.setdefault(row["hour"], {"hour": row["hour"], **dict.fromkeys(Level.values, 0)})
+            bucket[row["level"]] = row["n"]
+        return newest, list(buckets.values())
 
 
 @admin.register(SystemHealth)
