@@ -2,6 +2,7 @@
 
 import os
 import signal
+import threading
 import time
 
 import psycopg
@@ -99,3 +100,36 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     message = str(excinfo.value)
     assert "did not start" in message
     assert "shared_buffers" in message
+
+
+def _set_status(cluster, status):
+    lock = cluster.pgdata / "postmaster.pid"
+    lines = lock.read_text().splitlines()
+    lines[7] = status
+    lock.write_text("\n".join(lines) + "\n")
+
+
+def test_a_server_still_recovering_is_waited_for(cluster):
+    """A server replaying its WAL says 'starting' in postmaster.pid; pgserver's own start
+    would give up after 10 s, Veritas waits until it is ready."""
+    embedded.ensure_ready(cluster, "demo", timeout=60)
+    _set_status(cluster, "starting")
+    timer = threading.Timer(1.5, _set_status, args=(cluster, "ready"))
+    timer.start()
+    started = time.monotonic()
+
+    embedded.ensure_ready(cluster, "demo", timeout=30)
+
+    timer.join()
+    assert time.monotonic() - started >= 1.4
+    assert embedded.server_state(cluster) == "ready"
+
+
+def test_a_recovery_longer_than_the_timeout_says_what_to_do(cluster):
+    embedded.ensure_ready(cluster, "demo", timeout=60)
+    _set_status(cluster, "starting")
+    try:
+        with pytest.raises(embedded.EmbeddedDatabaseError, match="VERITAS_DB_START_TIMEOUT"):
+            embedded.ensure_ready(cluster, "demo", timeout=1)
+    finally:
+        _set_status(cluster, "ready")
