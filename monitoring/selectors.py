@@ -92,9 +92,11 @@ def statistics(
     since: datetime | None = None,
     until: datetime | None = None,
     hourly: bool = False,
+    bounds: bool = True,
 ) -> Statistics:
     """Counts of logs with ``since <= timestamp < until`` (either bound optional; an
-    ``until`` at or before ``since`` is an empty range)."""
+    ``until`` at or before ``since`` is an empty range). ``bounds=False`` skips the
+    oldest/newest query when only counts are wanted."""
     if since is not None and until is not None and until <= since:
         return Statistics(by_level=dict.fromkeys(Level.values, 0), hourly=[] if hourly else None)
     counted, params = _counted_sql(sources, levels, since, until)
@@ -119,7 +121,7 @@ def statistics(
                 bucket = buckets.setdefault(hour, {"hour": hour, **dict.fromkeys(Level.values, 0)})
                 bucket[level] = count
             stats.hourly = list(buckets.values())
-        if stats.total:
+        if stats.total and bounds:
             where, where_params = _where(sources, levels, "timestamp", since, until)
             # Served by the (…, timestamp) indexes' endpoints.
             cursor.execute(f"SELECT min(timestamp), max(timestamp) FROM {LOGS}{where}", where_params)  # noqa: S608
@@ -130,7 +132,7 @@ def statistics(
 
 def level_counts(source: str, since: datetime, until: datetime) -> dict[str, int]:
     """Exact logs per level of one source in [since, until) (health evaluation's window)."""
-    return statistics(sources=[source], since=since, until=until).by_level
+    return statistics(sources=[source], since=since, until=until, bounds=False).by_level
 
 
 def known_sources() -> list[str]:
