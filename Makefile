@@ -30,9 +30,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
 	@touch $@
 
+# Development settings, written once and never committed: Veritas is safe by default
+# (DEBUG off, no SECRET_KEY), so a development checkout says what it needs here.
+.env:
+	@printf '%s\n' "# Development settings written by make (never commit; delete to regenerate)." \
+		"DEBUG=true" "SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" > $@
+	@echo "Wrote .env for development (DEBUG=true, a random SECRET_KEY); see .env.example for the rest."
+
 # The database is started (when embedded) by the first connection; verify_database makes
 # that connection and explains what to do if it fails.
-setup: $(STAMP)
+setup: $(STAMP) .env
 	@$(MANAGE) verify_database --allow-pending-migrations
 	@$(MANAGE) migrate --noinput
 	@$(MANAGE) seed_demo

@@ -11,8 +11,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def child_environment(env: dict | None) -> dict:
-    """This process's environment with ``env`` applied; a value of None unsets."""
-    merged = {**os.environ, "DJANGO_SETTINGS_MODULE": "veritas.settings", **(env or {})}
+    """This process's environment with ``env`` applied; a value of None unsets. The
+    developer's ``.env`` is not read (VERITAS_ENV_FILE=""), so defaults are the code's."""
+    merged = {**os.environ, "DJANGO_SETTINGS_MODULE": "veritas.settings", "VERITAS_ENV_FILE": "", **(env or {})}
     merged.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests for their own process
     return {key: value for key, value in merged.items() if value is not None}
 

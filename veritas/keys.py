@@ -8,11 +8,15 @@ The prefix is stored in clear to find the row; only the digest can confirm the s
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
 PREFIX_BYTES = 6  # 12 hex characters
 SECRET_BYTES = 32
+# What generate() makes, exactly: anything else is refused before it is looked up, so a
+# presented value never becomes a cache key or a query unless it could be a real key.
+_WELL_FORMED = re.compile(rf"(?P<prefix>[a-z]{{2,8}}_[0-9a-f]{{{PREFIX_BYTES * 2}}})\.(?P<secret>[A-Za-z0-9_-]{{43}})")
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,9 @@ def hash_secret(secret: str) -> str:
 
 
 def split(token: str) -> tuple[str, str] | None:
-    """(prefix, secret) of a presented token, or None when it is not of the form."""
-    prefix, dot, secret = token.strip().partition(".")
-    if not dot or not prefix or not secret or len(prefix) > 64:
-        return None
-    return prefix, secret
+    """(prefix, secret) of a presented token, or None when it is not of the form generate() makes."""
+    match = _WELL_FORMED.fullmatch(token.strip())
+    return (match["prefix"], match["secret"]) if match else None
 
 
 def matches(secret: str, digest: str) -> bool:

@@ -1,17 +1,63 @@
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from veritas import keys
+
+# Token authentication caches each token row (with its user) per process for
+# TOKEN_CACHE_SECONDS. Every ORM route that can end a token's validity — revoking, expiring or
+# deleting it, deactivating or deleting its user, bulk updates included — drops the cached
+# copies at once (forget_tokens); other processes see the change within TOKEN_CACHE_SECONDS.
+# Only raw SQL bypasses this, and the cache time bounds it.
+
+
+def forget_tokens(prefixes: Iterable[str]) -> None:
+    cache.delete_many([PersonalToken.cache_key(prefix) for prefix in prefixes])
+
+
+class UserQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if not kwargs.keys() & {"is_active", "password"}:
+            return super().update(**kwargs)
+        prefixes = list(PersonalToken.objects.filter(user__in=self.values("pk")).values_list("prefix", flat=True))
+        updated = super().update(**kwargs)
+        forget_tokens(prefixes)
+        return updated
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
 
 
 class User(AbstractUser):
     """The one user model of every app (staff, students, researchers, service accounts)."""
 
+    objects = UserManager()
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+
+
+class PersonalTokenQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if kwargs.keys() <= {"last_used_at"}:  # authentication's own bookkeeping: hot, harmless
+            return super().update(**kwargs)
+        prefixes = list(self.values_list("prefix", flat=True))
+        updated = super().update(**kwargs)
+        forget_tokens(prefixes)
+        return updated
+
+    def revoke(self) -> int:
+        """Revoke the active tokens among these; returns how many."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 class PersonalToken(models.Model):
@@ -29,6 +75,8 @@ class PersonalToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = PersonalTokenQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -41,18 +89,20 @@ class PersonalToken(models.Model):
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
-    # Authentication caches tokens by prefix: any change drops the cached copy.
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        cache.delete(self.cache_key(self.prefix))
-
-    def delete(self, *args, **kwargs):
-        cache.delete(self.cache_key(self.prefix))
-        return super().delete(*args, **kwargs)
+    @staticmethod
+    def may_issue(actor, user) -> bool:
+        """Anyone may issue tokens for themselves; only a superuser for someone else."""
+        return actor.is_superuser or actor.pk == user.pk
 
     @classmethod
-    def issue(cls, *, user, name: str, expires_at=None) -> tuple["PersonalToken", str]:
-        """Create a token; returns it with the full secret value, which is never stored."""
+    def issue(cls, *, user, name: str, expires_at=None, actor=None) -> tuple["PersonalToken", str]:
+        """Create a token; returns it with the full secret value, which is never stored.
+
+        ``actor`` is who asks (the admin's or the API's user); None is an operator at the
+        shell (``create_token``), who holds the database credentials and so every power.
+        """
+        if actor is not None and not cls.may_issue(actor, user):
+            raise PermissionDenied("Only a superuser may issue a token for another user.")
         token = cls(user=user, name=name, expires_at=expires_at)
         value = token.assign_new_secret()
         token.save()
@@ -66,8 +116,16 @@ class PersonalToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        now = timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return self.state == "active"
+
+    @property
+    def state(self) -> str:
+        """'active', 'revoked' or 'expired'."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
 
     @staticmethod
     def cache_key(prefix: str) -> str:
@@ -85,5 +143,21 @@ class PersonalToken(models.Model):
         return True
 
     def revoke(self) -> None:
-        self.revoked_at = timezone.now()
-        self.save(update_fields=["revoked_at"])
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+# Saves and deletes, one by one or in bulk (Django sends post_delete for every row of a
+# queryset delete and of a cascade, such as a deleted user's tokens, when a receiver exists).
+@receiver(post_save, sender=PersonalToken, dispatch_uid="veritas.forget_saved_token")
+@receiver(post_delete, sender=PersonalToken, dispatch_uid="veritas.forget_deleted_token")
+def _forget_token(sender, instance: PersonalToken, **kwargs) -> None:
+    forget_tokens([instance.prefix])
+
+
+@receiver(post_save, sender=User, dispatch_uid="veritas.forget_tokens_of_saved_user")
+def _forget_tokens_of_user(sender, instance: User, created: bool, update_fields=None, **kwargs) -> None:
+    if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # every login saves last_login: nothing a cached token depends on
+    forget_tokens(instance.personal_tokens.values_list("prefix", flat=True))

@@ -4,6 +4,8 @@
 start-up with the variable's name, never silently.
 """
 
+import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,23 +15,37 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from veritas.embedded import cluster_for
+from veritas.secrets import mask_url_passwords
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The environment wins over the file. VERITAS_ENV_FILE="" reads no file (tests of defaults).
+_env_file = os.environ.get("VERITAS_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    environ.Env.read_env(_env_file, overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Safe by default: DEBUG is off unless set. `make` writes a development `.env` with DEBUG=true
+# and a random SECRET_KEY on first use (see the Makefile); production sets neither there.
+DEBUG = env.bool("DEBUG", default=False)
 
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-never-use-in-production")
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("SECRET_KEY must be set to 50 or more random characters when DEBUG is false.")
+# The development key only ever exists in DEBUG: a production start without a real key fails.
+_DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to 50 or more random characters when DEBUG is false, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must be set when DEBUG is false: the host names Veritas is served under, "
+        "comma-separated (e.g. ALLOWED_HOSTS=veritas.example.org)."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "veritas.views.csrf_failure"
 
 INSTALLED_APPS = [
     "veritas.apps.VeritasConfig",
@@ -96,17 +112,22 @@ TEMPLATES = [
 # 16 + pgvector under VERITAS_DATA_DIR, started on the first connection that needs it.
 VERITAS_DATA_DIR = env.path("VERITAS_DATA_DIR", default=BASE_DIR / ".data")
 VERITAS_DB_START_TIMEOUT = env.float("VERITAS_DB_START_TIMEOUT", default=120.0)
-DATABASE_URL = env.str("DATABASE_URL", default="")
+# Lower-case: not a setting, so Django's debug pages (which list UPPER-CASE settings) never
+# show it; the parsed password lands in DATABASES as PASSWORD, which they mask.
+_database_url = env.str("DATABASE_URL", default="")
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=5)
 
-if DATABASE_URL:
-    _default_db = dj_database_url.parse(
-        DATABASE_URL,
-        conn_max_age=env.int("DB_CONN_MAX_AGE", default=60),
-        conn_health_checks=True,
-        ssl_require=env.bool("DB_SSL_REQUIRE", default=False),
-        disable_server_side_cursors=env.bool("DB_DISABLE_SERVER_SIDE_CURSORS", default=False),
-    )
+if _database_url:
+    try:
+        _default_db = dj_database_url.parse(
+            _database_url,
+            conn_max_age=env.int("DB_CONN_MAX_AGE", default=60),
+            conn_health_checks=True,
+            ssl_require=env.bool("DB_SSL_REQUIRE", default=False),
+            disable_server_side_cursors=env.bool("DB_DISABLE_SERVER_SIDE_CURSORS", default=False),
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {mask_url_passwords(str(exc))}") from None
 else:
     _default_db = cluster_for(VERITAS_DATA_DIR).django_settings(env.str("VERITAS_DB_NAME", default="veritas"))
     _default_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
@@ -114,6 +135,10 @@ else:
 # A bounded connect timeout: an unreachable database answers 503 quickly, never a hang.
 _default_db.setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 DATABASES = {"default": _default_db}
+
+# Tracebacks in DEBUG pages and error reports: settings and local variables whose names
+# suggest secrets, and passwords inside URLs, are masked (veritas/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "veritas.debug.SafeExceptionReporterFilter"
 
 # Per-process cache. Nothing that must hold across processes (rate limits, locks) may
 # rely on it: such state lives in PostgreSQL tables of its own.
@@ -139,7 +164,18 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# The client address behind reverse proxies (veritas/net.py), for lockouts and audit entries.
+# Without either setting X-Forwarded-For is ignored (a client can send anything there).
+AXES_CLIENT_IP_CALLABLE = "veritas.net.client_ip"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network.") from None
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 (no proxy) or the number of proxies in front.")
 
 # How long a looked-up personal token stays in the cache (0: look it up every request).
 # Revoking clears it at once; a deactivated user is refused within this many seconds.
@@ -158,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "veritas.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["veritas.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "veritas.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
@@ -261,7 +297,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "veritas.request_id.RequestIDFilter"}},
     "formatters": {
-        "default": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "default": {
+            "()": "veritas.secrets.MaskingFormatter",
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["request_id"]},

@@ -3,7 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from veritas import views
-from veritas.api.views import MeView
+from veritas.api.routers import app_router
+from veritas.api.views import MeView, TokenViewSet
 
 admin.site.site_header = "Veritas"
 admin.site.site_title = "Veritas"
@@ -11,8 +12,12 @@ admin.site.index_title = "Administration"
 
 DOMAIN_APPS = ["monitoring", "dashboard", "dropout", "chat", "research", "frames"]
 
+core_router = app_router()
+core_router.register("tokens", TokenViewSet, basename="token")
+
 api_v1 = [
     path("me/", MeView.as_view(), name="me"),
+    *core_router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     *[path(f"{app}/", include(f"{app}.urls")) for app in DOMAIN_APPS],

@@ -5,8 +5,9 @@ import sys
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from veritas import health
@@ -34,8 +35,19 @@ def ready(request):
     return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 
 
+@csrf_exempt  # nothing here to protect: a DELETE to an unknown path is a 404, not a CSRF 403
 def api_not_found(request, *args, **kwargs):
     return error_response(404, "not_found", "Not found.")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the API's JSON shape under /api/ (a session-authenticated write
+    without the CSRF token), Django's page elsewhere."""
+    if _wants_json(request):
+        return error_response(
+            403, "permission_denied", f"CSRF check failed ({reason}): send the X-CSRFToken header, or use a token."
+        )
+    return csrf.csrf_failure(request, reason)
 
 
 def bad_request(request, exception):

@@ -108,3 +108,29 @@ def test_a_rejected_request_writes_nothing(api_client, django_assert_num_queries
     # The token comes from the cache; validation fails before anything is written.
     with django_assert_num_queries(0):
         api_client.post("/api/v1/test/echo/", {"name": "far too long a name", "size": 0}, format="json")
+
+
+@pytest.mark.urls("veritas.urls")
+def test_403_names_the_missing_permission(api_client):
+    response = api_client.get("/api/v1/monitoring/logs/")
+
+    body = assert_error_shape(response, 403, "permission_denied")
+    assert "monitoring.view_monitoringlog" in body["detail"]
+
+
+def test_an_unknown_api_path_is_a_json_404_for_any_method_even_without_a_csrf_token(owner):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+
+    assert_error_shape(client.delete("/api/v1/no/such/thing/"), 404, "not_found")
+
+
+def test_a_csrf_failure_under_the_api_is_json(rf):
+    from veritas.views import csrf_failure
+
+    response = csrf_failure(rf.post("/api/v1/anything/"), reason="CSRF cookie not set.")
+
+    assert response.status_code == 403
+    assert json.loads(response.content)["code"] == "permission_denied"

@@ -61,7 +61,7 @@ client.cookies["sessionid"] = "a-staff-members-session"  # the admin must read t
 out = {}
 for name, path, headers in [
     ("ready", "/health/ready", {}),
-    ("api", "/api/v1/me/", {"HTTP_AUTHORIZATION": "Bearer vtp_0123456789ab.secret"}),
+    ("api", "/api/v1/me/", {"HTTP_AUTHORIZATION": "Bearer vtp_0123456789ab." + "s" * 43}),
     ("admin", "/admin/", {}),
 ]:
     r = client.get(path, **headers)

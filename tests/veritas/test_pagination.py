@@ -19,10 +19,20 @@ def test_page_numbers_default_to_50_per_page(api_client):
 
 
 @pytest.mark.usefixtures("users")
-def test_page_size_is_capped(api_client, settings):
-    body = api_client.get("/api/v1/test/pages/?page_size=100000").json()
+def test_a_page_size_up_to_the_cap_is_honoured(api_client):
+    body = api_client.get("/api/v1/test/pages/?page_size=500").json()
 
-    assert len(body["results"]) == 121  # all of them, under the cap of API_MAX_PAGE_SIZE (500)
+    assert len(body["results"]) == 121
+
+
+@pytest.mark.parametrize("query", ["page_size=100000", "page_size=0", "page_size=ten", "page=0", "page=first"])
+def test_a_page_or_page_size_that_cannot_exist_is_a_400_naming_it(api_client, query):
+    # DRF would silently serve its default page size instead: a caller asking for 100,000
+    # rows must learn that it gets 500 at most, not believe it has them all.
+    response = api_client.get(f"/api/v1/test/pages/?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == [query.split("=")[0]]
 
 
 @pytest.mark.usefixtures("users")

@@ -81,3 +81,58 @@ def test_production_requires_a_real_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+PRODUCTION = {
+    "DEBUG": None,
+    "SECRET_KEY": "x" * 60,
+    "ALLOWED_HOSTS": "veritas.example.org",
+}
+
+
+def test_debug_is_off_unless_it_is_set():
+    assert settings_in_child(PRODUCTION, "settings.DEBUG") is False
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_python("import django; django.setup()", {**PRODUCTION, "SECRET_KEY": None})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_the_development_secret_key():
+    dev_key = "django-insecure-development-only-never-use-in-production"
+    result = run_python("import django; django.setup()", {**PRODUCTION, "SECRET_KEY": dev_key})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    result = run_python("import django; django.setup()", {**PRODUCTION, "ALLOWED_HOSTS": None})
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set" in result.stderr
+
+
+def test_a_malformed_database_url_is_refused_without_its_password():
+    result = run_python("import django; django.setup()", {"DATABASE_URL": "postgresql://u:pw-5ecr3t@host:port/db"})
+
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+    assert "pw-5ecr3t" not in result.stderr
+
+
+def test_debug_pages_never_show_the_database_url_or_its_password():
+    env = {"DATABASE_URL": "postgresql://alice:pw-5ecr3t@db.example.com/veritas", "DEBUG": "true"}
+    expression = (
+        "repr(__import__('django.views.debug', fromlist=['x'])"
+        ".get_default_exception_reporter_filter().get_safe_settings())"
+    )
+
+    safe_settings = settings_in_child(env, expression)
+
+    assert "pw-5ecr3t" not in safe_settings
+    assert "DATABASE_URL" not in safe_settings
+    assert "db.example.com" in safe_settings, "the rest of DATABASES is still shown to developers"

@@ -14,17 +14,27 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     The token row (with its user) is looked up by prefix and kept in the cache for
     TOKEN_CACHE_SECONDS, so most requests need no query at all; every request still
     checks the secret's digest (constant time), the expiry and the user's active flag.
-    Revoking a token clears its cache entry at once; other changes (a user deactivated,
-    permissions changed) reach processes with their own cache within TOKEN_CACHE_SECONDS.
+    Revoking, expiring or deleting a token, or deactivating or deleting its user, clears
+    the cached copies in this process at once (veritas/models.py); other processes, with
+    caches of their own, see it within TOKEN_CACHE_SECONDS, as they see permission changes.
     """
 
     keyword = "Bearer"
+    # Schemes other clients use for the same kind of token (DRF's TokenAuthentication,
+    # GitHub): answered with a hint rather than a bare "credentials were not provided".
+    misused_keywords = {"token", "bearertoken"}
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         scheme, _sep, value = header.partition(" ")
+        if scheme.lower() in self.misused_keywords:
+            raise exceptions.AuthenticationFailed(
+                _("Send the token as `Authorization: Bearer <token>`; the %(scheme)s scheme is not supported.")
+                % {"scheme": f"`{scheme}`"}
+            )
         if scheme.lower() != self.keyword.lower():
             return None
+        # Validated before it is used as a cache key or in a query: a malformed value is a 401.
         parts = keys.split(value)
         if parts is None:
             raise exceptions.AuthenticationFailed(_("Malformed bearer token: expected <prefix>.<secret>."))

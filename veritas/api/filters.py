@@ -1,7 +1,10 @@
+from collections.abc import Iterable
 from datetime import UTC
 
 import django_filters
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError as FormValidationError
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.exceptions import ValidationError
 
 
 class FilterSet(django_filters.FilterSet):
@@ -30,8 +33,43 @@ class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
         try:
             return value.astimezone(UTC)
         except OverflowError:
-            raise ValidationError("Out of range once converted to UTC.", code="overflow") from None
+            raise FormValidationError("Out of range once converted to UTC.", code="overflow") from None
 
 
 class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
+
+
+# DRF's URL_FORMAT_OVERRIDE: every endpoint accepts ?format=json.
+ALWAYS_ALLOWED = frozenset({"format"})
+
+
+def reject_unknown_query_params(request, allowed: Iterable[str]) -> None:
+    """A query parameter the endpoint does not know is a 400 naming it: a typo such as
+    ``?sorce=api`` must not silently return everything."""
+    unknown = sorted(set(request.query_params) - ALWAYS_ALLOWED - set(allowed))
+    if unknown:
+        raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+
+
+def pagination_query_params(view) -> set[str]:
+    paginator = getattr(view, "paginator", None)
+    if paginator is None:
+        return set()
+    return {
+        getattr(paginator, name)
+        for name in dir(paginator)
+        if name.endswith("_query_param") and isinstance(getattr(paginator, name), str)
+    }
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend (the API's default), refusing query parameters that are
+    neither a filter of the view nor its pagination's. Runs for lists and for detail views
+    (``get_object`` filters the queryset too)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        filters = set(filterset_class.base_filters) if filterset_class else set()
+        reject_unknown_query_params(request, filters | pagination_query_params(view))
+        return super().filter_queryset(request, queryset, view)

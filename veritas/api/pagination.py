@@ -11,11 +11,41 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 
+def strict_page_size(request, param: str, default: int, maximum: int) -> int:
+    """``?<param>=`` as a whole number from 1 to ``maximum``, else a 400 naming it (DRF's own
+    paginations silently fall back to the default on a bad value)."""
+    raw = request.query_params.get(param)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationError({param: [f"Must be a whole number from 1 to {maximum}."]})
+    return int(raw)
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """Default for ordinary tables: ``?page=N&page_size=M`` (page_size at most API_MAX_PAGE_SIZE)."""
 
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return strict_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        # A page that cannot exist (0, "abc") is a 400; one past the end is a 404 (DRF's).
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings and not (raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
+        return super().get_page_number(request, paginator)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["maximum"] = self.max_page_size
+                parameter["description"] = f"Rows per page (default {self.page_size}, at most {self.max_page_size})."
+        return parameters
 
 
 class CursorPagination(pagination.BasePagination):
@@ -38,7 +68,7 @@ class CursorPagination(pagination.BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
-        self.page_size = self._page_size(request)
+        self.page_size = strict_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
         time_field, id_field = (name.removeprefix("-") for name in self.ordering)
         queryset = queryset.order_by(*self.ordering)
         cursor = self._decode(request.query_params.get(self.cursor_query_param))
@@ -51,16 +81,6 @@ class CursorPagination(pagination.BasePagination):
             last = rows[-1]
             self.next_key = (getattr(last, time_field).isoformat(), getattr(last, id_field))
         return rows
-
-    def _page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError(
-                {self.page_size_query_param: [f"Must be a whole number from 1 to {self.max_page_size}."]}
-            )
-        return int(raw)
 
     def _decode(self, raw):
         if raw is None:

@@ -5,7 +5,8 @@ class ModelPermissions(permissions.DjangoModelPermissions):
     """Django model permissions, with the *view* permission required for reads too.
 
     (DRF's own class lets any authenticated user read.) Views without a model queryset
-    set ``queryset = Model.objects.none()`` to say which model they guard.
+    set ``queryset = Model.objects.none()`` to say which model they guard. A refusal
+    names the missing permissions, so the caller knows what to ask an administrator for.
     """
 
     perms_map = {
@@ -19,4 +20,17 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         # A method the view does not offer is 405, not 403 for lack of its permission.
         if request.method not in view.allowed_methods:
             return True
-        return super().has_permission(request, view)
+        if not request.user or not request.user.is_authenticated:
+            return False
+        required = self.get_required_permissions(request.method, self._queryset(view).model)
+        missing = [perm for perm in required if not request.user.has_perm(perm)]
+        if missing:
+            # DRF reads the message off this per-request instance.
+            self.message = f"Missing permission: {', '.join(missing)}."
+        return not missing
+
+
+class IsStaff(permissions.IsAdminUser):
+    """Staff members only (``is_staff``), saying so when refused."""
+
+    message = "Staff only: this needs a staff account."

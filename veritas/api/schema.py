@@ -21,7 +21,7 @@ DESCRIPTIONS = {
     "400": "Invalid input; `fields` names each invalid field.",
     "401": "No or invalid credentials.",
     "403": "Authenticated, but not allowed.",
-    "404": "Not found (or another owner's object); an invalid cursor.",
+    "404": "Not found (or another owner's object); an invalid cursor; a page past the last.",
     "413": "Request body too large.",
     "429": "Too many requests; see Retry-After.",
     "503": "The database is unavailable; see Retry-After.",
@@ -53,7 +53,7 @@ def add_error_responses(result, generator, request, public):
             _constrain_query_strings(operation)
             codes = ["401", "403", "429", "503"]
             query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
-            if "{" in path or "cursor" in query:
+            if "{" in path or query & {"cursor", "page"}:
                 codes.append("404")
             if "requestBody" in operation or operation.get("parameters"):
                 codes.append("400")

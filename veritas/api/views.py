@@ -1,7 +1,11 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, mixins, serializers, status, views, viewsets
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from veritas.api.filters import reject_unknown_query_params
+from veritas.api.serializers import StrictSerializer
+from veritas.models import PersonalToken, User
 
 
 class MeSerializer(serializers.Serializer):
@@ -12,6 +16,18 @@ class MeSerializer(serializers.Serializer):
     last_name = serializers.CharField()
     is_staff = serializers.BooleanField()
     auth = serializers.ChoiceField(choices=["token", "session"], help_text="How this request was authenticated.")
+
+
+class APIView(views.APIView):
+    """The base of the API's plain (non-generic) views: a query parameter that is not in
+    ``allowed_query_params`` is a 400 naming it. (Generic views get the same from
+    veritas.api.filters.FilterBackend, from their filters and pagination.)"""
+
+    allowed_query_params: frozenset[str] = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        reject_unknown_query_params(request, self.allowed_query_params)
 
 
 class MeView(APIView):
@@ -30,3 +46,75 @@ class MeView(APIView):
             "auth": "token" if request.auth is not None else "session",
         }
         return Response(data)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(choices=["active", "revoked", "expired"], read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PersonalToken
+        fields = ["id", "name", "user", "prefix", "state", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'grading script'.")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: never.")
+    user = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.all(),
+        required=False,
+        help_text="Superusers only: issue the token for this user. Default: yourself.",
+    )
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class IssuedTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The full secret value: shown this once, never again.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+@extend_schema(tags=["core"])
+class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your personal API tokens (a superuser sees everyone's). Issue one, list them, revoke one.
+
+    Issuing needs a session (a login to the admin): a token cannot mint tokens, so a leaked
+    token cannot outlive its revocation by issuing itself successors."""
+
+    serializer_class = TokenSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        tokens = PersonalToken.objects.select_related("user").order_by("-created_at", "-id")
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular, building the schema
+            return tokens.none()
+        return tokens if self.request.user.is_superuser else tokens.filter(user=self.request.user)
+
+    @extend_schema(request=TokenCreateSerializer, responses={201: IssuedTokenSerializer})
+    def create(self, request):
+        if request.auth is not None:
+            raise exceptions.PermissionDenied("Issue tokens from a login session (the admin), not with a token.")
+        data = TokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, value = PersonalToken.issue(
+            user=data.validated_data.get("user", request.user),
+            name=data.validated_data["name"],
+            expires_at=data.validated_data.get("expires_at"),
+            actor=request.user,
+        )
+        token.token = value
+        return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def destroy(self, request, pk=None):
+        """Revoke the token (it is kept, revoked, for the record)."""
+        self.get_object().revoke()
+        return Response(status=status.HTTP_204_NO_CONTENT)
