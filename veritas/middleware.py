@@ -1,6 +1,6 @@
 from django.db import InterfaceError, OperationalError
 
-from veritas.api.errors import DATABASE_UNAVAILABLE, error_response
+from veritas.api.errors import DATABASE_UNAVAILABLE, StatementTimeout, error_response, is_statement_timeout
 
 
 class DatabaseUnavailableMiddleware:
@@ -17,6 +17,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, OperationalError) and is_statement_timeout(exception):
+            return error_response(503, StatementTimeout.default_code, StatementTimeout.default_detail)
         if isinstance(exception, (OperationalError, InterfaceError)):
             return error_response(503, "service_unavailable", DATABASE_UNAVAILABLE, headers={"Retry-After": "5"})
         return None

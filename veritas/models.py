@@ -161,3 +161,25 @@ def _forget_tokens_of_user(sender, instance: User, created: bool, update_fields=
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return  # every login saves last_login: nothing a cached token depends on
     forget_tokens(instance.personal_tokens.values_list("prefix", flat=True))
+
+
+class RateLimitCounter(models.Model):
+    """Requests counted per key (e.g. ``user:42:writes``) and fixed time window.
+
+    Incremented with one atomic upsert per counted request (veritas/ratelimit.py), so the
+    limit holds across any number of processes and machines; a key's older windows are
+    deleted by the same statement, so the table holds about one row per active key.
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target, and the lookup of a key's older windows.
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_key_window_uniq"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.count}"

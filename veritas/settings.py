@@ -183,6 +183,14 @@ TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=15)
 
 # --- API ------------------------------------------------------------------------------------
 API_MAX_PAGE_SIZE = 500
+# Writes (POST, PUT, PATCH, DELETE) per user and minute before 429, counted in PostgreSQL
+# (veritas/ratelimit.py) so the limit holds across processes; 0: no limit. Reads are not
+# limited by Veritas (do that at the load balancer).
+API_USER_WRITES_PER_MINUTE = env.int("API_USER_WRITES_PER_MINUTE", default=600)
+# The longest a database statement of a web request may run before it is cancelled (the
+# request answers 503); 0: no limit. Web processes only: commands and workers are not
+# limited. Behind a transaction-mode pooler set it on the role instead (docs/operations.md).
+DB_STATEMENT_TIMEOUT_SECONDS = env.float("DB_STATEMENT_TIMEOUT_SECONDS", default=30.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials gets 401 with WWW-Authenticate.
@@ -192,6 +200,7 @@ REST_FRAMEWORK = {
     # JSON only, size-limited (DRF reads JSON bodies without Django's upload limit).
     "DEFAULT_PARSER_CLASSES": ["veritas.api.parsers.JSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["veritas.api.throttling.UserWriteRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "veritas.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["veritas.api.filters.FilterBackend"],

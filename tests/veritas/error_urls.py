@@ -1,6 +1,6 @@
 """Views that fail in each way the API can, mounted under /api/ for test_errors.py."""
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.urls import include, path
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -62,3 +62,16 @@ handler400 = veritas_urls.handler400
 handler403 = veritas_urls.handler403
 handler404 = veritas_urls.handler404
 handler500 = veritas_urls.handler500
+
+
+class Slow(APIView):
+    """A statement that outlives its timeout (set here so the test needs no new connection)."""
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '20ms'")
+            cursor.execute("SELECT pg_sleep(2)")
+        return Response({})
+
+
+urlpatterns.insert(0, path("api/v1/test/slow/", Slow.as_view()))

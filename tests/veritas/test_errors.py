@@ -105,9 +105,12 @@ def test_500_is_json_under_api_and_hides_the_bug(api_client):
 def test_a_rejected_request_writes_nothing(api_client, django_assert_num_queries):
     api_client.get("/api/v1/me/")  # the token's first use is recorded; later uses within a minute are not
 
-    # The token comes from the cache; validation fails before anything is written.
-    with django_assert_num_queries(0):
+    # The token comes from the cache; validation fails before anything is written. The one
+    # statement is the per-user write count (veritas/ratelimit.py), which every write pays.
+    with django_assert_num_queries(1) as captured:
         api_client.post("/api/v1/test/echo/", {"name": "far too long a name", "size": 0}, format="json")
+
+    assert "veritas_ratelimitcounter" in captured.captured_queries[0]["sql"]
 
 
 @pytest.mark.urls("veritas.urls")
@@ -134,3 +137,9 @@ def test_a_csrf_failure_under_the_api_is_json(rf):
 
     assert response.status_code == 403
     assert json.loads(response.content)["code"] == "permission_denied"
+
+
+def test_503_when_a_statement_outlives_the_statement_timeout(api_client):
+    body = assert_error_shape(api_client.get("/api/v1/test/slow/"), 503, "statement_timeout")
+
+    assert "narrow the filters" in body["detail"]

@@ -7,6 +7,7 @@
 for bulk input), its values lists of messages.
 """
 
+import psycopg
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 
@@ -31,6 +32,18 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = DATABASE_UNAVAILABLE
     default_code = "service_unavailable"
+
+
+class StatementTimeout(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database took too long to answer and the query was cancelled: narrow the filters."
+    default_code = "statement_timeout"
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """A Django OperationalError caused by PostgreSQL cancelling the statement
+    (statement_timeout, veritas/statement_timeout.py)."""
+    return isinstance(exc.__cause__, psycopg.errors.QueryCanceled)
 
 
 def error_body(status_code: int, code: str, detail, fields=None) -> dict:

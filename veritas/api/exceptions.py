@@ -1,5 +1,7 @@
 """DRF's EXCEPTION_HANDLER: every error leaves in the shape described in ``errors``."""
 
+import math
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
@@ -7,7 +9,13 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
-from veritas.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
+from veritas.api.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    StatementTimeout,
+    error_response,
+    is_statement_timeout,
+)
 
 
 def _as_api_exception(exc):
@@ -16,9 +24,11 @@ def _as_api_exception(exc):
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied()
+        return exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge(f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    if isinstance(exc, OperationalError) and is_statement_timeout(exc):
+        return StatementTimeout()
     if isinstance(exc, (OperationalError, InterfaceError)):
         return ServiceUnavailable()
     return None
@@ -33,8 +43,8 @@ def exception_handler(exc, context):
     if getattr(api_exc, "auth_header", None):
         headers["WWW-Authenticate"] = api_exc.auth_header
     if getattr(api_exc, "wait", None):
-        headers["Retry-After"] = str(int(api_exc.wait))
-    if isinstance(api_exc, ServiceUnavailable):
+        headers["Retry-After"] = str(math.ceil(api_exc.wait))
+    if isinstance(api_exc, ServiceUnavailable):  # not StatementTimeout: trying again would not help
         headers["Retry-After"] = "5"
     if isinstance(api_exc, exceptions.ValidationError):
         detail = api_exc.detail

@@ -46,12 +46,15 @@ def add_error_responses(result, generator, request, public):
     for name in _closed_components & set(components):
         components[name]["additionalProperties"] = False
     ref = {"$ref": "#/components/schemas/Error"}
+    throttled = _throttled_operations(generator)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in METHODS:
                 continue
             _constrain_query_strings(operation)
-            codes = ["401", "403", "429", "503"]
+            codes = ["401", "403", "503"]
+            if (path, method) in throttled:
+                codes.append("429")
             query = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
             if "{" in path or query & {"cursor", "page"}:
                 codes.append("404")
@@ -65,6 +68,18 @@ def add_error_responses(result, generator, request, public):
                     code, {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}
                 )
     return result
+
+
+def _throttled_operations(generator) -> set[tuple[str, str]]:
+    """(path, method) of the operations a throttle of their view may refuse with 429."""
+    operations = set()
+    for path, _regex, method, callback in generator.endpoints or []:
+        view_class = getattr(callback, "cls", None)
+        for throttle in getattr(view_class, "throttle_classes", []):
+            documents = getattr(throttle, "documents_429", None)
+            if documents is None or documents(method):
+                operations.add((path, method.lower()))
+    return operations
 
 
 # Django's form fields refuse NUL characters; empty values are refused by our FilterSet.
