@@ -11,6 +11,10 @@ def seed(*, stdout) -> None:
     """
     User = get_user_model()
     if User.objects.filter(username="admin").exists():
+        stdout.write(
+            "Superuser 'admin' exists (its password was printed when it was created); to set a new one: "
+            ".venv/bin/python manage.py changepassword admin"
+        )
         return
     password = settings.VERITAS_ADMIN_PASSWORD or secrets.token_urlsafe(12)
     User.objects.create_superuser(username="admin", email="admin@example.com", password=password)

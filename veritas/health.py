@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 
+from veritas.secrets import mask_url_passwords
+
 # Once every migration this code knows is applied, it stays applied for the life of the
 # process; only a pending plan is re-read on every probe.
 _migrations_known_applied: set[str] = set()
@@ -19,6 +21,8 @@ class DatabaseReport:
     latency_ms: float | None = None
     server_version: str | None = None
     pgvector_version: str | None = None
+    # When pgvector is not installed: the version the server could install (None: none).
+    pgvector_available: str | None = None
     unapplied_migrations: list[str] = field(default_factory=list)
     # For operators (verify_database), not for the anonymous probe: host names, paths.
     database: str = ""
@@ -65,6 +69,10 @@ def check_database(alias: str = DEFAULT_DB_ALIAS) -> DatabaseReport:
             server_version = cursor.fetchone()[0]
             cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
             row = cursor.fetchone()
+            available = None
+            if row is None:
+                cursor.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+                available = (cursor.fetchone() or [None])[0]
         pending = _unapplied_migrations(alias)
     except DatabaseError as exc:
         connection.close_if_unusable_or_obsolete()
@@ -73,7 +81,7 @@ def check_database(alias: str = DEFAULT_DB_ALIAS) -> DatabaseReport:
             status="unavailable",
             reason=f"database unreachable ({exc.__class__.__name__})",
             database=target,
-            detail=str(exc).strip(),
+            detail=mask_url_passwords(str(exc).strip()),
         )
     report = DatabaseReport(
         ok=True,
@@ -81,10 +89,14 @@ def check_database(alias: str = DEFAULT_DB_ALIAS) -> DatabaseReport:
         latency_ms=latency_ms,
         server_version=server_version,
         pgvector_version=row[0] if row else None,
+        pgvector_available=available,
         unapplied_migrations=pending,
         database=target,
     )
-    if report.pgvector_version is None:
+    if report.pgvector_version is None and report.pgvector_available is None:
+        report.ok, report.status = False, "not_ready"
+        report.reason = "the server has no pgvector extension: install it (PostgreSQL's `vector` package)"
+    elif report.pgvector_version is None:
         report.ok, report.status = False, "not_ready"
         report.reason = "the pgvector extension is not installed: run `python manage.py migrate`"
     elif pending:

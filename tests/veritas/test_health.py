@@ -1,7 +1,12 @@
 import json
+import re
+import uuid
 
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from psycopg import sql
 
 from tests.helpers import run_manage, run_python
 from veritas import health
@@ -106,8 +111,35 @@ def test_verify_database_prints_the_report(capsys):
 
 
 def test_verify_database_fails_with_advice_when_unreachable():
-    result = run_manage("verify_database", env=UNREACHABLE)
+    result = run_manage(
+        "verify_database", env={**UNREACHABLE, "DATABASE_URL": "postgresql://v:pw-5ecr3t@127.0.0.1:9/v"}
+    )
 
     assert result.returncode != 0
     assert "cannot connect" in result.stderr
     assert "check the URL" in result.stderr
+    assert "pw-5ecr3t" not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def fresh_database_name():
+    """A database of the embedded server that does not exist yet (as on a first `make run`)."""
+    name = f"veritas_fresh_{uuid.uuid4().hex[:8]}"
+    yield name
+    params = connection.get_connection_params()
+    with psycopg.connect(host=params["host"], user=params["user"], dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.mark.django_db
+def test_verify_database_reads_clean_on_a_first_run(fresh_database_name):
+    if connection.settings_dict["ENGINE"] != "veritas.db":
+        pytest.skip("needs the embedded server (it creates the database)")
+
+    result = run_manage("verify_database", "--allow-pending-migrations", env={"VERITAS_DB_NAME": fresh_database_name})
+
+    assert result.returncode == 0, result.stderr
+    assert "the first migration installs it" in result.stdout
+    assert "not installed" not in result.stdout
+    assert re.search(r"migrations:\s+\d+ to apply", result.stdout)
+    assert "  - " not in result.stdout, "make's migrate lists them as it applies them: not twice"

@@ -16,7 +16,8 @@ def test_it_creates_the_admin_once_and_prints_a_generated_password(capsys, setti
     admin = get_user_model().objects.get(username="admin")
     password = first.split("password: ")[1].split()[0]
     assert admin.is_superuser and admin.check_password(password)
-    assert "admin" not in second, "shown once"
+    assert password not in second, "shown once"
+    assert "manage.py changepassword admin" in second, "and how to set a new one"
     assert get_user_model().objects.filter(username="admin").count() == 1
 
 

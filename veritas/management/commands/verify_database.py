@@ -28,10 +28,23 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"latency:      {report.latency_ms} ms (SELECT 1)")
         self.stdout.write(f"server:       PostgreSQL {report.server_version}")
-        self.stdout.write(f"pgvector:     {report.pgvector_version or 'not installed'}")
-        self.stdout.write(f"migrations:   {len(report.unapplied_migrations)} unapplied")
-        for name in report.unapplied_migrations:
-            self.stdout.write(f"  - {name}")
+        pending = report.unapplied_migrations
+        if report.pgvector_version:
+            pgvector = report.pgvector_version
+        elif report.pgvector_available and pending:
+            pgvector = f"{report.pgvector_available} available; the first migration installs it"
+        elif report.pgvector_available:
+            pgvector = f"{report.pgvector_available} available, not installed"
+        else:
+            pgvector = "not available on this server"
+        self.stdout.write(f"pgvector:     {pgvector}")
+        if allow_pending_migrations and pending:
+            # `make` migrates next, and migrate lists them as it applies them.
+            self.stdout.write(f"migrations:   {len(pending)} to apply")
+        else:
+            self.stdout.write(f"migrations:   {len(pending)} unapplied")
+            for name in pending:
+                self.stdout.write(f"  - {name}")
         if report.ok or (allow_pending_migrations and report.unapplied_migrations):
             self.stdout.write(self.style.SUCCESS("database ok" if report.ok else "database reachable"))
             return
