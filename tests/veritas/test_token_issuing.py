@@ -120,3 +120,22 @@ def test_a_token_cannot_mint_tokens(api_client):
 
     assert response.status_code == 403
     assert "session" in response.json()["detail"]
+
+
+def test_the_token_list_shows_each_tokens_state_and_filters_by_it(client, root, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    PersonalToken.issue(user=owner, name="in use")
+    revoked, _ = PersonalToken.issue(user=owner, name="old")
+    revoked.revoke()
+    expired, _ = PersonalToken.issue(user=owner, name="lapsed", expires_at=timezone.now() + timedelta(seconds=1))
+    PersonalToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    client.force_login(root)
+
+    listing = client.get("/admin/veritas/personaltoken/").content.decode()
+    only_revoked = client.get("/admin/veritas/personaltoken/?state=revoked").content.decode()
+
+    assert ">active<" in listing and ">revoked<" in listing and ">expired<" in listing
+    assert "old" in only_revoked and "in use" not in only_revoked and "lapsed" not in only_revoked
