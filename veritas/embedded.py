@@ -5,19 +5,27 @@ The server binaries come from the ``pgserver`` wheel. The cluster lives in
 process (server, worker, tests, shell) shares it, and it keeps running between them.
 
 This module does no work at import time. ``ensure_ready()`` is called by the
-``veritas.db`` database backend when a connection fails, and by ``make`` through
-``manage.py verify_database``: it initialises the cluster on first use, starts it
-when it is stopped, recovers from a stale lock file left by a crash, waits out a slow
-crash recovery (longer than pgserver's own 10 s start timeout), and creates the
-application database. Failures raise ``EmbeddedDatabaseError`` with a message that
-says what to do.
+``veritas.db`` database backend when a connection finds no server there: it initialises
+the cluster on first use, starts it when it is stopped, recovers from a stale lock file
+left by a crash, waits out a slow crash recovery (longer than pgserver's own 10 s start
+timeout), and creates the application database. Failures raise ``EmbeddedDatabaseError``
+with a message that says what to do.
+
+Only the server's own OS user can reach it: the socket is in a folder private to that
+user (the data folder, or a 0700 folder of its own in /tmp when that path is too long for
+a socket), and clients check through libpq's ``requirepeer`` that the process behind the
+socket runs as that user. That is why ``initdb --auth=trust`` is safe here.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
+import shlex
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -30,6 +38,11 @@ SOCKET_NAME = ".s.PGSQL.5432"
 # Unix socket paths are limited to 107 bytes on Linux (103 on macOS).
 MAX_SOCKET_PATH = 100
 SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; as root, the server runs as pgserver's system user.
+ROOT_SERVER_USER = "pgserver"
+# pg_ctl runs the server through /bin/sh with the data folder inside double quotes: these
+# characters would be interpreted there, not passed on.
+PG_CTL_UNSAFE_CHARACTERS = frozenset('"$`\\\n')
 
 
 # pgserver computes a runtime folder when imported (we do not use it); without
@@ -57,13 +70,17 @@ class EmbeddedCluster:
     def socket_dir(self) -> Path:
         """Where the server puts its socket: the data folder, or /tmp when that path is too long.
 
-        Deterministic and free of I/O, so settings can name it before the server runs.
+        Deterministic and free of I/O, so settings can name it before the server runs and
+        every process agrees on it. The /tmp folder is per user (a root process and a normal
+        user never share a cluster: the data folder belongs to the server's user) and is used
+        only when it is private to the server's user (see ``_prepare_socket_dir``).
         """
-        if len(str(self.pgdata / SOCKET_NAME)) <= MAX_SOCKET_PATH:
+        if len(os.fsencode(self.pgdata / SOCKET_NAME)) <= MAX_SOCKET_PATH:
             return self.pgdata
         digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
-        # Fixed, not $TMPDIR: every process must agree on it.
-        return Path("/tmp") / f"veritas-pg-{digest}"  # noqa: S108
+        # Fixed, not $TMPDIR or $XDG_RUNTIME_DIR: those differ between a shell, sudo, cron
+        # and a service, and every process must agree on the path.
+        return Path("/tmp") / f"veritas-pg-{os.geteuid()}-{digest}"  # noqa: S108
 
     def django_settings(self, name: str) -> dict:
         return {
@@ -80,42 +97,99 @@ def cluster_for(data_dir: str | os.PathLike) -> EmbeddedCluster:
     return EmbeddedCluster(Path(data_dir).expanduser().resolve())
 
 
+@functools.cache
+def server_user() -> str | None:
+    """The OS user the server runs as, for libpq's ``requirepeer``; None when it has no name."""
+    if os.geteuid() == 0:
+        return ROOT_SERVER_USER
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers): nothing to name
+        return None
+
+
 # --- status ---------------------------------------------------------------------------
 
 
-def _read_postmaster_pid(pgdata: Path) -> tuple[int, str] | None:
-    """(pid, status) from postmaster.pid, or None when there is no such file."""
+@dataclass(frozen=True)
+class _Lock:
+    """What postmaster.pid says: the server's pid, its status and its socket folder."""
+
+    pid: int
+    status: str
+    socket_dir: str
+
+
+def _read_lock(pgdata: Path) -> _Lock | None:
+    """postmaster.pid's content, or None when there is no such file."""
     try:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
     except FileNotFoundError:
         return None
     if not lines or not lines[0].strip().isdigit():
-        return (0, "corrupt")
+        return _Lock(0, "corrupt", "")
     status = lines[7].strip() if len(lines) > 7 else "starting"
-    return int(lines[0]), status
+    socket_dir = lines[4].strip() if len(lines) > 4 else ""
+    return _Lock(int(lines[0]), status, socket_dir)
 
 
-def _is_our_postmaster(pid: int, pgdata: Path) -> bool:
+def _identify(pid: int, pgdata: Path) -> str:
+    """'ours' (a server of this data folder), 'gone' (no such process, a zombie, or a
+    process that is not one: the pid was reused) or 'unknown' (alive and not inspectable,
+    so maybe ours: any doubt lands here).
+
+    A PostgreSQL server works in its data folder (it changes into it before it writes
+    postmaster.pid), so its working directory says which cluster it serves, even when the
+    folder was renamed or reached through a link.
+    """
     import psutil
 
+    if pid <= 0:  # an empty or garbled postmaster.pid, left by a crash during start-up
+        return "gone"
     try:
         proc = psutil.Process(pid)
-        return proc.name() == "postgres" and str(pgdata) in " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() not in ("postgres", "postmaster"):
+            return "gone"
+        cwd = proc.cwd()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return "gone"
+    except psutil.AccessDenied:
+        # Another user's process: perhaps this cluster's server, started by someone else.
+        return "unknown"
+    return "ours" if Path(cwd) == pgdata else "gone"
 
 
 def server_state(cluster: EmbeddedCluster) -> str:
-    """One of: 'absent' (no cluster yet), 'stopped', 'stale' (lock of a dead server), 'starting', 'ready'."""
+    """One of: 'absent' (no cluster yet), 'stopped', 'stale' (lock of a dead server),
+    'unknown' (the lock names a live process Veritas may not inspect), 'starting', 'ready'."""
     if not (cluster.pgdata / "PG_VERSION").exists():
         return "absent"
-    info = _read_postmaster_pid(cluster.pgdata)
-    if info is None:
+    lock = _read_lock(cluster.pgdata)
+    if lock is None:
         return "stopped"
-    pid, status = info
-    if not _is_our_postmaster(pid, cluster.pgdata):
+    identity = _identify(lock.pid, cluster.pgdata)
+    if identity == "gone":
         return "stale"
-    return "ready" if status == "ready" else "starting"
+    if identity == "unknown":
+        return "unknown"
+    return "ready" if lock.status == "ready" else "starting"
+
+
+def no_server_listening(cluster: EmbeddedCluster) -> bool:
+    """True when nothing listens on the socket: the file (or its folder) is missing, or
+    connecting is refused (the socket of a crashed server). Anything else (permission
+    denied, a timeout, a full backlog) is no proof that the server is absent."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(cluster.socket_dir / SOCKET_NAME))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return True
+        except OSError:
+            return False
+    return False
 
 
 # --- start ----------------------------------------------------------------------------
@@ -142,17 +216,16 @@ def _system_user(cluster: EmbeddedCluster) -> str | None:
     from pgserver._commands import POSTGRES_BIN_PATH
     from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
-    user = "pgserver"
-    ensure_user_exists(user)
+    ensure_user_exists(ROOT_SERVER_USER)
     cluster.pgdata.mkdir(parents=True, exist_ok=True)
     ensure_prefix_permissions(cluster.pgdata)
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
     read_exec = 0o055
     ensure_folder_permissions(POSTGRES_BIN_PATH, read_exec)
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
-    entry = pwd.getpwnam(user)
+    entry = pwd.getpwnam(ROOT_SERVER_USER)
     os.chown(cluster.pgdata, entry.pw_uid, entry.pw_gid)
-    return user
+    return ROOT_SERVER_USER
 
 
 def _run(binary: str, args: list[str], user: str | None, timeout: float) -> None:
@@ -179,10 +252,72 @@ def _log_tail(cluster: EmbeddedCluster, lines: int = 15) -> str:
         return "(no server log)"
 
 
+def _lock_in_doubt(cluster: EmbeddedCluster) -> EmbeddedDatabaseError:
+    lock = _read_lock(cluster.pgdata)
+    pid = lock.pid if lock else "?"
+    return EmbeddedDatabaseError(
+        f"{cluster.pgdata / 'postmaster.pid'} names process {pid}, which is alive but which Veritas may not "
+        "inspect: it may be this cluster's server, run by another user. Veritas leaves the lock alone (two "
+        f"servers on one data folder would corrupt it). Look at the process (`ps -o user,args -p {pid}`): "
+        "if it is this server, use it as its user or stop it; if it is not, remove "
+        f"{cluster.pgdata / 'postmaster.pid'} and run `make run` again."
+    )
+
+
+def _check_path_for_pg_ctl(cluster: EmbeddedCluster) -> None:
+    unsafe = sorted(PG_CTL_UNSAFE_CHARACTERS & set(str(cluster.pgdata)))
+    if unsafe:
+        raise EmbeddedDatabaseError(
+            f"The data folder {cluster.pgdata} contains {', '.join(repr(c) for c in unsafe)}, which pg_ctl "
+            "cannot pass to PostgreSQL (it starts the server through a shell). "
+            "Set VERITAS_DATA_DIR to a path without it."
+        )
+
+
+def _prepare_socket_dir(cluster: EmbeddedCluster, user: str | None) -> None:
+    """Make sure the socket folder is private to the server's user: a real folder (not a
+    link) of that user, mode 0700. One that someone else made or opened is refused, never
+    repaired: whoever could write in it could have put an impostor's socket there."""
+    socket_dir = cluster.socket_dir
+    if socket_dir == cluster.pgdata:
+        return  # PostgreSQL itself refuses to start unless the data folder is private
+    import pwd
+
+    owner = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+    try:
+        socket_dir.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    else:
+        socket_dir.chmod(0o700)  # the umask may have removed the owner's own bits
+    info = os.lstat(socket_dir)
+    # Root trusts what root made (an interrupted start may have left it before the chown).
+    trusted_owners = {owner, 0} if os.geteuid() == 0 else {owner}
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder"
+    elif info.st_mode & 0o077:
+        problem = f"is open to other users (mode {stat.S_IMODE(info.st_mode):04o}, not 0700)"
+    elif info.st_uid not in trusted_owners:
+        problem = f"belongs to another user (uid {info.st_uid}, not {user or 'you'}, uid {owner})"
+    else:
+        if info.st_uid != owner:
+            os.chown(socket_dir, owner, -1)
+        return
+    raise EmbeddedDatabaseError(
+        f"The socket folder {socket_dir} {problem}. The data folder's path is too long for a socket, so the "
+        "embedded server's socket goes there, and only into a folder private to the server's user: anyone "
+        "who can write in it could pose as the database. If you did not make it so, another local user may "
+        f"have: remove it (`rm -r {socket_dir}`, as its owner or root) and run `make run` again, or use a shorter "
+        "VERITAS_DATA_DIR."
+    )
+
+
 def _remove_stale_lock_files(cluster: EmbeddedCluster) -> None:
     """A crash (or a killed container) can leave postmaster.pid naming a pid that is now
-    some other process; PostgreSQL then refuses to start. No server of ours runs, so the
-    lock files are safe to remove."""
+    some other process, or none; PostgreSQL then refuses to start. Only called when
+    ``_identify`` is sure that no server of ours runs, so the lock files are safe to remove."""
     for path in (cluster.pgdata / "postmaster.pid", cluster.socket_dir / f"{SOCKET_NAME}.lock"):
         path.unlink(missing_ok=True)
 
@@ -195,6 +330,8 @@ def _wait_until_ready(cluster: EmbeddedCluster, timeout: float) -> None:
         state = server_state(cluster)
         if state == "ready":
             return
+        if state == "unknown":
+            raise _lock_in_doubt(cluster)
         if state in ("stopped", "stale") and time.monotonic() - started > 3:
             # The postmaster exited (or never came up): no point in waiting.
             raise EmbeddedDatabaseError(
@@ -218,12 +355,29 @@ def _wait_until_ready(cluster: EmbeddedCluster, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def _check_socket_location(cluster: EmbeddedCluster) -> None:
+    """A running server whose socket is not where this code connects (started by an older
+    Veritas, or by hand) can never be reached: say so instead of failing to connect."""
+    lock = _read_lock(cluster.pgdata)
+    if lock and lock.socket_dir and Path(lock.socket_dir) != cluster.socket_dir:
+        raise EmbeddedDatabaseError(
+            f"The embedded PostgreSQL server of {cluster.pgdata} has its socket in {lock.socket_dir}, but "
+            f"Veritas connects through {cluster.socket_dir} (the server was started by an older version, or "
+            "by hand). Restart it: `make db-stop`, then `make run`."
+        )
+
+
 def _start(cluster: EmbeddedCluster, timeout: float) -> None:
     state = server_state(cluster)
+    if state == "unknown":
+        raise _lock_in_doubt(cluster)
     if state in ("ready", "starting"):
         _wait_until_ready(cluster, timeout)
+        _check_socket_location(cluster)
         return
+    _check_path_for_pg_ctl(cluster)
     user = _system_user(cluster)
+    _prepare_socket_dir(cluster, user)
     if state == "absent":
         cluster.pgdata.mkdir(parents=True, exist_ok=True)
         _run(
@@ -235,28 +389,33 @@ def _start(cluster: EmbeddedCluster, timeout: float) -> None:
     if state == "stale":
         print(f"veritas: removing the stale lock of a crashed server in {cluster.pgdata}", file=sys.stderr)
         _remove_stale_lock_files(cluster)
-    socket_dir = cluster.socket_dir
-    if socket_dir != cluster.pgdata:
-        socket_dir.mkdir(parents=True, exist_ok=True)
-        socket_dir.chmod(0o777)
     # -W: do not wait inside pg_ctl (its own timeout would give up during a long crash
-    # recovery); readiness is polled below from postmaster.pid instead.
+    # recovery); readiness is polled below from postmaster.pid instead. pg_ctl hands -o to
+    # a shell: the socket folder is quoted for it.
+    server_options = f"-h '' -k {shlex.quote(str(cluster.socket_dir))}"
     _run(
         "pg_ctl",
-        ["-D", str(cluster.pgdata), "-W", "-l", str(cluster.log_file), "-o", f'-h "" -k {socket_dir}', "start"],
+        ["-D", str(cluster.pgdata), "-W", "-l", str(cluster.log_file), "-o", server_options, "start"],
         user,
         timeout=30,
     )
     _wait_until_ready(cluster, timeout)
 
 
-def _ensure_database(cluster: EmbeddedCluster, name: str) -> None:
+def _connect(cluster: EmbeddedCluster, dbname: str):
+    """A superuser connection, to the server of this cluster only (``requirepeer``)."""
     import psycopg
+
+    params = {"host": str(cluster.socket_dir), "user": SUPERUSER, "dbname": dbname, "connect_timeout": 10}
+    if peer := server_user():
+        params["requirepeer"] = peer
+    return psycopg.connect(**params, autocommit=True)
+
+
+def _ensure_database(cluster: EmbeddedCluster, name: str) -> None:
     from psycopg import sql
 
-    with psycopg.connect(
-        host=str(cluster.socket_dir), user=SUPERUSER, dbname="postgres", autocommit=True, connect_timeout=10
-    ) as conn:
+    with _connect(cluster, "postgres") as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -264,6 +423,8 @@ def _ensure_database(cluster: EmbeddedCluster, name: str) -> None:
 
 def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) -> None:
     """Start the embedded server if needed and make sure ``database`` exists."""
+    import psycopg
+
     try:
         with _start_lock(cluster):
             _start(cluster, timeout)
@@ -274,6 +435,10 @@ def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) 
         raise EmbeddedDatabaseError(
             f"The embedded database needs the pgserver package ({exc}). Run `make run`, or set DATABASE_URL."
         ) from exc
+    except psycopg.Error as exc:
+        raise EmbeddedDatabaseError(
+            f"The embedded PostgreSQL server in {cluster.pgdata} runs, but Veritas could not use it: {exc}"
+        ) from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise EmbeddedDatabaseError(
             f"Could not start the embedded PostgreSQL server in {cluster.pgdata}: {exc}\n"
@@ -281,10 +446,16 @@ def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) 
         ) from exc
 
 
+# --- stop ----------------------------------------------------------------------------
+
+
 def stop(cluster: EmbeddedCluster, timeout: float = 60) -> bool:
     """Stop the server (fast shutdown). Returns False when it was not running."""
-    if server_state(cluster) not in ("ready", "starting"):
+    state = server_state(cluster)
+    if state == "unknown":
+        raise _lock_in_doubt(cluster)
+    if state not in ("ready", "starting"):
         return False
-    user = "pgserver" if os.geteuid() == 0 else None
+    user = ROOT_SERVER_USER if os.geteuid() == 0 else None
     _run("pg_ctl", ["-D", str(cluster.pgdata), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"], user, timeout + 5)
     return True
