@@ -37,9 +37,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 		"DEBUG=true" "SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')" > $@
 	@echo "Wrote .env for development (DEBUG=true, a random SECRET_KEY); see .env.example for the rest."
 
-# The database is started (when embedded) by the first connection; verify_database makes
-# that connection and explains what to do if it fails.
+# The embedded database (if DATABASE_URL is unset) is started explicitly, which also lifts a
+# `make db-stop`; verify_database connects and explains what to do if that fails.
 setup: $(STAMP) .env
+	@$(MANAGE) embedded_db start --if-embedded
 	@$(MANAGE) verify_database --allow-pending-migrations
 	@$(MANAGE) migrate --noinput
 	@$(MANAGE) seed_demo
@@ -72,6 +73,7 @@ shell: setup
 psql: setup
 	PATH="$$PATH:$$($(PY) -c 'from pgserver._commands import POSTGRES_BIN_PATH; print(POSTGRES_BIN_PATH)')" $(MANAGE) dbshell
 
+# It stays stopped (requests get 503, nothing restarts it) until `make run` or `make test`.
 db-stop: $(STAMP)
 	$(MANAGE) embedded_db stop
 

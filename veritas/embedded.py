@@ -8,8 +8,10 @@ This module does no work at import time. ``ensure_ready()`` is called by the
 ``veritas.db`` database backend when a connection finds no server there: it initialises
 the cluster on first use, starts it when it is stopped, recovers from a stale lock file
 left by a crash, waits out a slow crash recovery (longer than pgserver's own 10 s start
-timeout), and creates the application database. Failures raise ``EmbeddedDatabaseError``
-with a message that says what to do.
+timeout), and creates the application database. It refuses to start a server stopped on
+purpose (``stop()``, ``make db-stop``): only ``start()`` (``embedded_db start``, run by
+``make run``) lifts that. Failures raise ``EmbeddedDatabaseError`` with a message that
+says what to do.
 
 Only the server's own OS user can reach it: the socket is in a folder private to that
 user (the data folder, or a 0700 folder of its own in /tmp when that path is too long for
@@ -19,6 +21,7 @@ socket runs as that user. That is why ``initdb --auth=trust`` is safe here.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import functools
 import hashlib
@@ -31,7 +34,7 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SOCKET_NAME = ".s.PGSQL.5432"
@@ -65,6 +68,11 @@ class EmbeddedCluster:
     @property
     def log_file(self) -> Path:
         return self.pgdata / "server.log"
+
+    @property
+    def stop_marker(self) -> Path:
+        """Present while the server is stopped on purpose (``make db-stop``)."""
+        return self.data_dir / "stopped"
 
     @property
     def socket_dir(self) -> Path:
@@ -264,6 +272,18 @@ def _lock_in_doubt(cluster: EmbeddedCluster) -> EmbeddedDatabaseError:
     )
 
 
+def _stopped_on_purpose(cluster: EmbeddedCluster) -> EmbeddedDatabaseError:
+    try:
+        when = cluster.stop_marker.read_text().strip()
+    except OSError:
+        when = ""
+    return EmbeddedDatabaseError(
+        f"The embedded PostgreSQL server in {cluster.pgdata} was stopped with `make db-stop`"
+        f"{f' ({when})' if when else ''} and stays stopped until it is started again: "
+        "run `make run`, or `python manage.py embedded_db start`."
+    )
+
+
 def _check_path_for_pg_ctl(cluster: EmbeddedCluster) -> None:
     unsafe = sorted(PG_CTL_UNSAFE_CHARACTERS & set(str(cluster.pgdata)))
     if unsafe:
@@ -375,6 +395,8 @@ def _start(cluster: EmbeddedCluster, timeout: float) -> None:
         _wait_until_ready(cluster, timeout)
         _check_socket_location(cluster)
         return
+    if cluster.stop_marker.exists():
+        raise _stopped_on_purpose(cluster)
     _check_path_for_pg_ctl(cluster)
     user = _system_user(cluster)
     _prepare_socket_dir(cluster, user)
@@ -421,12 +443,13 @@ def _ensure_database(cluster: EmbeddedCluster, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) -> None:
-    """Start the embedded server if needed and make sure ``database`` exists."""
+def _make_ready(cluster: EmbeddedCluster, database: str, timeout: float, lift_stop: bool) -> None:
     import psycopg
 
     try:
         with _start_lock(cluster):
+            if lift_stop:
+                cluster.stop_marker.unlink(missing_ok=True)
             _start(cluster, timeout)
             _ensure_database(cluster, database)
     except EmbeddedDatabaseError:
@@ -446,16 +469,72 @@ def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) 
         ) from exc
 
 
-# --- stop ----------------------------------------------------------------------------
+def ensure_ready(cluster: EmbeddedCluster, database: str, timeout: float = 120) -> None:
+    """Start the embedded server if needed and make sure ``database`` exists.
+
+    The automatic start (a connection found no server): it refuses, saying how to start
+    the server, when ``stop()`` stopped it on purpose.
+    """
+    _make_ready(cluster, database, timeout, lift_stop=False)
 
 
-def stop(cluster: EmbeddedCluster, timeout: float = 60) -> bool:
-    """Stop the server (fast shutdown). Returns False when it was not running."""
-    state = server_state(cluster)
-    if state == "unknown":
-        raise _lock_in_doubt(cluster)
-    if state not in ("ready", "starting"):
-        return False
-    user = ROOT_SERVER_USER if os.geteuid() == 0 else None
-    _run("pg_ctl", ["-D", str(cluster.pgdata), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"], user, timeout + 5)
-    return True
+def start(cluster: EmbeddedCluster, database: str, timeout: float = 120) -> None:
+    """An operator's start (``embedded_db start``, ``make run``): lifts a ``stop()``, then
+    does what ``ensure_ready`` does."""
+    _make_ready(cluster, database, timeout, lift_stop=True)
+
+
+# --- stop -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopReport:
+    was_running: bool
+    # The client connections the stop closed: who will get errors (and the API 503s).
+    closed_connections: list[str] = field(default_factory=list)
+
+
+def _client_connections(cluster: EmbeddedCluster) -> list[str]:
+    import psycopg
+
+    try:
+        with _connect(cluster, "postgres") as conn:
+            rows = conn.execute(
+                "SELECT pid, datname, application_name, backend_start FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() ORDER BY backend_start"
+            ).fetchall()
+    except psycopg.Error:
+        return []  # the list is a courtesy: the stop goes ahead without it
+    return [
+        f"{app or 'a client without application_name'} on database {db} "
+        f"(server process {pid}, connected since {since:%Y-%m-%d %H:%M:%S})"
+        for pid, db, app, since in rows
+    ]
+
+
+def stop(cluster: EmbeddedCluster, timeout: float = 60) -> StopReport:
+    """Stop the server (fast shutdown: open transactions are rolled back) and keep it stopped.
+
+    A marker in the data folder makes ``ensure_ready`` refuse to start it again, so the
+    next request gets a 503 rather than a silent restart; ``start()`` lifts it. The marker
+    is written even when the server was not running: the operator wants it stopped.
+    """
+    if server_state(cluster) == "absent":
+        return StopReport(was_running=False)
+    with _start_lock(cluster):
+        state = server_state(cluster)
+        if state == "unknown":
+            raise _lock_in_doubt(cluster)
+        now = datetime.datetime.now().astimezone()
+        cluster.stop_marker.write_text(f"at {now:%Y-%m-%d %H:%M:%S %Z}\n")
+        if state not in ("ready", "starting"):
+            return StopReport(was_running=False)
+        connections = _client_connections(cluster) if state == "ready" else []
+        user = ROOT_SERVER_USER if os.geteuid() == 0 else None
+        _run(
+            "pg_ctl",
+            ["-D", str(cluster.pgdata), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],
+            user,
+            timeout + 5,
+        )
+    return StopReport(was_running=True, closed_connections=connections)

@@ -65,9 +65,9 @@ def test_data_survives_a_restart(cluster):
         conn.execute("CREATE TABLE IF NOT EXISTS kept (v int)")
         conn.execute("INSERT INTO kept VALUES (42)")
 
-    assert embedded.stop(cluster)
+    assert embedded.stop(cluster).was_running
     assert embedded.server_state(cluster) == "stopped"
-    embedded.ensure_ready(cluster, "demo", timeout=60)
+    embedded.start(cluster, "demo", timeout=60)
 
     with psycopg.connect(host=str(cluster.socket_dir), user="postgres", dbname="demo") as conn:
         assert conn.execute("SELECT v FROM kept").fetchone()[0] == 42
@@ -109,7 +109,7 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     (cluster.pgdata / "postgresql.conf").write_text("shared_buffers = 'not a size'\n")
 
     with pytest.raises(embedded.EmbeddedDatabaseError) as excinfo:
-        embedded.ensure_ready(cluster, "demo", timeout=30)
+        embedded.start(cluster, "demo", timeout=30)
 
     message = str(excinfo.value)
     assert "did not start" in message

@@ -23,6 +23,7 @@ def cluster(tmp_path_factory):
 
 def test_a_connection_that_finds_no_server_starts_it(cluster):
     embedded.stop(cluster)
+    cluster.stop_marker.unlink()  # as after a reboot: not stopped on purpose
 
     with connect_through_backend(cluster) as conn:
         assert conn.execute("SELECT 1").fetchone()[0] == 1

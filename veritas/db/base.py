@@ -1,3 +1,7 @@
+import os
+import sys
+from pathlib import Path
+
 from django.conf import settings
 from django.db.backends.postgresql import base
 
@@ -11,8 +15,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
     connection, then the connection is tried once more. Only "no server there" (the socket
     missing, or refusing connections) starts it; any failure of a server that answered
     (authentication, too many clients, starting up or shutting down, the wrong OS user
-    behind the socket) is raised at once. When the server cannot be made ready, the error
-    is an ``OperationalError`` (the API answers 503) whose message says what to do.
+    behind the socket) is raised at once. When the server cannot be made ready, or was
+    stopped with ``make db-stop``, the error is an ``OperationalError`` (the API answers
+    503) whose message says what to do.
     """
 
     def get_connection_params(self):
@@ -21,6 +26,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # no other local user can pose as the database (e.g. through a socket folder in /tmp).
         if peer := embedded.server_user():
             params.setdefault("requirepeer", peer)
+        # Names this process in pg_stat_activity: `make db-stop` lists whom it disconnects.
+        params.setdefault("application_name", _application_name())
         return params
 
     def get_new_connection(self, conn_params):
@@ -46,3 +53,14 @@ def _start_would_help(cluster: embedded.EmbeddedCluster, dbname: str, exc: Excep
     if embedded.no_server_listening(cluster):
         return True
     return f'database "{dbname}" does not exist' in str(exc)
+
+
+def _application_name() -> str:
+    """``veritas pid 4242: manage.py runserver``, within PostgreSQL's 63 bytes.
+
+    Not cached: a forked worker (gunicorn) must name its own pid.
+    """
+    words = sys.orig_argv[1:3]
+    if words:
+        words[0] = Path(words[0]).name
+    return f"veritas pid {os.getpid()}: {' '.join(words)}"[:63]
