@@ -530,7 +530,9 @@ def stop(cluster: EmbeddedCluster, timeout: float = 60) -> StopReport:
         if state not in ("ready", "starting"):
             return StopReport(was_running=False)
         connections = _client_connections(cluster) if state == "ready" else []
-        user = ROOT_SERVER_USER if os.geteuid() == 0 else None
+        # As root, the same preparation as for a start: pg_ctl runs as the server's user,
+        # which must still be able to reach the data folder (a parent may have been closed).
+        user = _system_user(cluster)
         _run(
             "pg_ctl",
             ["-D", str(cluster.pgdata), "-m", "fast", "-w", "-t", str(int(timeout)), "stop"],

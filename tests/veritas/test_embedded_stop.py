@@ -120,3 +120,14 @@ def test_make_starts_the_embedded_server_only_when_there_is_one():
     assert (quiet.returncode, quiet.stdout) == (0, "")
     assert refused.returncode != 0
     assert "DATABASE_URL is set" in refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only under root does the server run as another user")
+def test_stop_works_when_a_parent_folder_was_closed_since_the_start(cluster):
+    """Under root, pg_ctl runs as pgserver and must reach the data folder; pytest itself
+    closes /tmp/pytest-of-root again (0700) whenever another session starts."""
+    embedded.start(cluster, "demo", timeout=60)
+    cluster.data_dir.parent.chmod(0o700)
+
+    assert embedded.stop(cluster).was_running
+    assert embedded.server_state(cluster) == "stopped"
