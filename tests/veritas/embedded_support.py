@@ -1,10 +1,33 @@
 """Helpers for the tests of the embedded server, each on a cluster of its own."""
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import psycopg
 from django.db import connection
 
 from veritas import embedded
 from veritas.db.base import DatabaseWrapper
+
+
+@contextmanager
+def own_cluster(name: str, data_dir: str = "data") -> Iterator[embedded.EmbeddedCluster]:
+    """A cluster in a new folder under /tmp, stopped and removed afterwards.
+
+    Not under pytest's /tmp/pytest-of-<user>: pytest closes that folder again (0700) whenever
+    another session starts, and under root the server runs as pgserver, which must reach
+    its data folder at every start and stop.
+    """
+    base = Path(tempfile.mkdtemp(prefix=f"veritas-test-{name}-"))
+    cluster = embedded.cluster_for(base / data_dir)
+    try:
+        yield cluster
+    finally:
+        embedded.stop(cluster)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def select_one(cluster: embedded.EmbeddedCluster, dbname: str = "demo") -> int:

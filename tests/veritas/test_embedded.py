@@ -9,7 +9,7 @@ import psutil
 import psycopg
 import pytest
 
-from tests.veritas.embedded_support import select_one, set_status
+from tests.veritas.embedded_support import own_cluster, select_one, set_status
 from veritas import embedded
 
 
@@ -27,11 +27,10 @@ def test_the_socket_moves_to_tmp_when_the_data_folder_path_is_too_long():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     # A space in the path: pg_ctl passes the socket folder through a shell.
-    cluster = embedded.cluster_for(tmp_path_factory.mktemp("embedded") / "data folder")
-    yield cluster
-    embedded.stop(cluster)
+    with own_cluster("embedded", "data folder") as cluster:
+        yield cluster
 
 
 def test_it_initialises_starts_and_creates_the_database(cluster):
@@ -102,8 +101,14 @@ def test_it_recovers_from_a_crash_that_left_a_stale_lock(cluster):
     assert select_one(cluster) == 1
 
 
-def test_a_server_that_cannot_start_says_why(tmp_path):
-    cluster = embedded.cluster_for(tmp_path)
+@pytest.fixture
+def another_cluster():
+    with own_cluster("another") as cluster:
+        yield cluster
+
+
+def test_a_server_that_cannot_start_says_why(another_cluster):
+    cluster = another_cluster
     embedded.ensure_ready(cluster, "demo", timeout=60)
     embedded.stop(cluster)
     (cluster.pgdata / "postgresql.conf").write_text("shared_buffers = 'not a size'\n")

@@ -3,22 +3,21 @@
 import psycopg
 import pytest
 
-from tests.veritas.embedded_support import connect_through_backend, set_status
+from tests.veritas.embedded_support import connect_through_backend, own_cluster, set_status
 from veritas import embedded
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cluster = embedded.cluster_for(tmp_path_factory.mktemp("connect"))
-    embedded.ensure_ready(cluster, "demo", timeout=60)
-    with psycopg.connect(host=str(cluster.socket_dir), user="postgres", dbname="demo", autocommit=True) as conn:
-        conn.execute("CREATE ROLE limited LOGIN CONNECTION LIMIT 0")
-        conn.execute("CREATE ROLE with_password LOGIN PASSWORD 'right'")
-        hba = cluster.pgdata / "pg_hba.conf"
-        hba.write_text("local all with_password scram-sha-256\n" + hba.read_text())
-        conn.execute("SELECT pg_reload_conf()")
-    yield cluster
-    embedded.stop(cluster)
+def cluster():
+    with own_cluster("connect") as cluster:
+        embedded.ensure_ready(cluster, "demo", timeout=60)
+        with psycopg.connect(host=str(cluster.socket_dir), user="postgres", dbname="demo", autocommit=True) as conn:
+            conn.execute("CREATE ROLE limited LOGIN CONNECTION LIMIT 0")
+            conn.execute("CREATE ROLE with_password LOGIN PASSWORD 'right'")
+            hba = cluster.pgdata / "pg_hba.conf"
+            hba.write_text("local all with_password scram-sha-256\n" + hba.read_text())
+            conn.execute("SELECT pg_reload_conf()")
+        yield cluster
 
 
 def test_a_connection_that_finds_no_server_starts_it(cluster):

@@ -10,15 +10,12 @@ import stat
 import psycopg
 import pytest
 
-from tests.veritas.embedded_support import connect_through_backend, select_one
+from tests.veritas.embedded_support import connect_through_backend, own_cluster, select_one
 from veritas import embedded
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root can act as another local user")
-
-
-def _long_data_dir(tmp_path_factory, name):
-    """A data folder whose path is too long for a socket: the socket goes to /tmp."""
-    return tmp_path_factory.mktemp(name) / ("deep-" * 20)
+# A data folder whose path is too long for a socket: the socket goes to /tmp.
+LONG_DATA_DIR = "deep-" * 20
 
 
 def _remove(path):
@@ -29,18 +26,16 @@ def _remove(path):
 
 
 @pytest.fixture(scope="module")
-def long_cluster(tmp_path_factory):
-    cluster = embedded.cluster_for(_long_data_dir(tmp_path_factory, "long"))
-    yield cluster
-    embedded.stop(cluster)
+def long_cluster():
+    with own_cluster("long", LONG_DATA_DIR) as cluster:
+        yield cluster
     _remove(cluster.socket_dir)
 
 
 @pytest.fixture
-def unstarted_long_cluster(tmp_path_factory):
-    cluster = embedded.cluster_for(_long_data_dir(tmp_path_factory, "squatted"))
-    yield cluster
-    embedded.stop(cluster)  # in case a start got through
+def unstarted_long_cluster():
+    with own_cluster("squatted", LONG_DATA_DIR) as cluster:
+        yield cluster
     _remove(cluster.socket_dir)
     _remove(_link_target(cluster.socket_dir))
 

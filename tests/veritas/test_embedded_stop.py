@@ -7,15 +7,14 @@ import psycopg
 import pytest
 
 from tests.helpers import run_manage, run_python
-from tests.veritas.embedded_support import connect_through_backend, select_one
+from tests.veritas.embedded_support import connect_through_backend, own_cluster, select_one
 from veritas import embedded
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    cluster = embedded.cluster_for(tmp_path_factory.mktemp("stop"))
-    yield cluster
-    embedded.stop(cluster)
+def cluster():
+    with own_cluster("stop") as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -124,10 +123,10 @@ def test_make_starts_the_embedded_server_only_when_there_is_one():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only under root does the server run as another user")
 def test_stop_works_when_a_parent_folder_was_closed_since_the_start(cluster):
-    """Under root, pg_ctl runs as pgserver and must reach the data folder; pytest itself
-    closes /tmp/pytest-of-root again (0700) whenever another session starts."""
+    """Under root, pg_ctl runs as pgserver and must reach the data folder; pytest itself,
+    for one, closes /tmp/pytest-of-root again (0700) whenever another session starts."""
     embedded.start(cluster, "demo", timeout=60)
-    cluster.data_dir.parent.chmod(0o700)
+    cluster.data_dir.chmod(0o700)
 
     assert embedded.stop(cluster).was_running
     assert embedded.server_state(cluster) == "stopped"
