@@ -1,14 +1,16 @@
-"""Health probes and the JSON error pages of ``/api/``."""
+"""The landing page, health probes and the JSON error pages of ``/api/``."""
 
 import sys
 
+from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views import csrf, defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from veritas import health
 from veritas.api.errors import DATABASE_UNAVAILABLE, error_response
@@ -18,6 +20,13 @@ JSON_PREFIXES = ("/api/", "/health/")
 
 def _wants_json(request) -> bool:
     return request.path.startswith(JSON_PREFIXES)
+
+
+@require_safe
+def home(request):
+    """``/``, where the admin's "View site" leads: links to the admin, the API docs and the
+    probes. Public, so it shows nothing about the user or the data, and reads no database."""
+    return render(request, "veritas/home.html", {"site_header": admin.site.site_header, "title": "Veritas"})
 
 
 @never_cache
