@@ -256,7 +256,18 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
 
 
 class HealthColumns:
-    """Columns the health admins share: numbers as people read them, reasons on one line."""
+    """Columns the health admins share: numbers as people read them, short reasons. On the
+    (read-only) detail pages the numbers read the same: each field of ``formatted`` shows
+    as its display method."""
+
+    formatted = {"severity": "severity_text"}
+
+    def get_fields(self, request, obj=None):
+        fields = [self.formatted.get(name, name) for name in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))  # each display method once, where its field was
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self.formatted.values()]
 
     @admin.display(description="severity", ordering="severity")
     def severity_text(self, obj):
@@ -270,18 +281,6 @@ class HealthColumns:
 @admin.register(SystemHealth)
 class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
     list_display = ["component", "status_badge", "severity_text", "since_text", "reason_text", "evaluated_text"]
-    fields = [
-        "component",
-        "status",
-        "severity_text",
-        "reason",
-        "since",
-        "evaluated_at",
-        "pending_status",
-        "pending_count",
-        "pending_since",
-    ]
-    readonly_fields = ["severity_text"]
     list_filter = ["status"]
     search_fields = ["component"]
     actions = ["evaluate_now"]
@@ -312,8 +311,6 @@ class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
 @admin.register(HealthTransition)
 class HealthTransitionAdmin(HealthColumns, ReadOnlyAdmin):
     list_display = ["at_text", "component", "old_badge", "new_badge", "severity_text", "reason_text"]
-    fields = ["at", "component", "old_status", "new_status", "severity_text", "reason"]
-    readonly_fields = ["severity_text"]
     list_filter = ["new_status", "component"]
     date_hierarchy = "at"
 
@@ -330,20 +327,8 @@ class HealthTransitionAdmin(HealthColumns, ReadOnlyAdmin):
 
 @admin.register(MonitoringResult)
 class MonitoringResultAdmin(HealthColumns, ReadOnlyAdmin):
+    formatted = {**HealthColumns.formatted, "total": "total_text", "error_rate": "error_rate_text"}
     list_display = ["evaluated_text", "source", "status_badge", "total_text", "error_rate_text", "severity_text"]
-    fields = [
-        "source",
-        "window_start",
-        "window_end",
-        "counts",
-        "total_text",
-        "error_rate_text",
-        "severity_text",
-        "status",
-        "thresholds",
-        "evaluated_at",
-    ]
-    readonly_fields = ["total_text", "error_rate_text", "severity_text"]
     list_filter = ["status", "source"]
     date_hierarchy = "evaluated_at"
     show_full_result_count = False
