@@ -32,6 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import pairwise
 from typing import Literal
 
@@ -287,13 +288,15 @@ class Chart:
 
     # --- layout --------------------------------------------------------------------------
 
+    @cached_property
     def _whole(self) -> bool:
+        """Every value a whole number (counts)? Read once: every label asks."""
         return all(v is None or float(v).is_integer() for s in self.series for v in s.values)
 
     def _value_decimals(self) -> int:
         if self.decimals is not None:
             return self.decimals
-        return 0 if self._whole() else 1
+        return 0 if self._whole else 1
 
     def _y_ticks(self) -> tuple[list[float], float, float]:
         if self.y_range is not None:
@@ -302,7 +305,7 @@ class Chart:
             return ticks, low, high
         values = self.totals() if self.kind == "bars" else [v for s in self.series for v in s.values if v is not None]
         # Whole numbers (counts) get whole ticks: no "0.5 logs".
-        ticks = nice_ticks(min(0, *values), max(0, *values), max_intervals=self.max_y_intervals, integer=self._whole())
+        ticks = nice_ticks(min(0, *values), max(0, *values), max_intervals=self.max_y_intervals, integer=self._whole)
         return ticks, ticks[0], ticks[-1]
 
     def context(self) -> dict:
