@@ -1,11 +1,11 @@
 """One chart component for every app: server-rendered SVG, no script (CSP-clean).
 
 A :class:`Chart` draws time series (hourly, daily, weekly buckets…) or categories as stacked
-bars or as lines, with a y axis of "nice" ticks (1, 2 or 5 times a power of ten), an x axis whose time ticks
-suit the span ("Mon 14:00", "23 Nov", "Nov 2026"), a legend, a ``<title>``/``<desc>`` for
-assistive technology, a visually hidden data table, a native tooltip per bucket and an empty
-state. Everything passes through Django's template auto-escaping; colours must be ``#hex`` or
-a CSS colour name. Usage::
+bars or as lines, with a y axis of "nice" ticks (1, 2 or 5 times a power of ten), an x axis
+whose time ticks suit the span ("Mon 14:00", "Tue 17 Nov", "Jan 2027", "Feb"…), a legend, a
+``<title>``/``<desc>`` for assistive technology, a visually hidden data table, a native
+tooltip per bucket and an empty state. Every text passes through Django's auto-escaping;
+colours must be ``#hex`` or a CSS colour name. Usage::
 
     from veritas.charts import Chart, Series
 
