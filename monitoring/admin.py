@@ -3,11 +3,15 @@ from datetime import UTC, datetime, timedelta
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.db.models.functions import TruncHour
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from monitoring import selectors, services
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status, SystemHealth
+from veritas import formats
+from veritas.charts import Chart, Series
 
 STATUS_COLOURS = {
     Status.NORMAL: "#2e7d32",
@@ -34,8 +38,51 @@ def badge(text: str, colour: str):
     )
 
 
+def clamped(text: str):
+    """Long text kept to two lines of the table (cut with an ellipsis by CSS), whole on hover."""
+    return format_html('<span class="veritas-clamped" title="{}">{}</span>', text, text)
+
+
+def moment(value: datetime | None, seconds: bool = False):
+    """A time as "2026-11-23 09:30" (UTC, the project's zone): short enough for a table column."""
+    if value is None:
+        return "-"
+    value = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}">{}</time>',
+        value.isoformat(),
+        value.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")),
+    )
+
+
+def ago(value: datetime | None):
+    """A recent time as "3 hours ago" (narrow), the exact time on hover."""
+    if value is None:
+        return "-"
+    elapsed = timezone.now() - value
+    text = "just now" if elapsed < timedelta(minutes=1) else f"{timesince(value, depth=1)} ago"
+    exact = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>', exact.isoformat(), exact.strftime("%Y-%m-%d %H:%M:%S"), text
+    )
+
+
+def moment_column(field: str, description: str, seconds: bool = False, relative: bool = False):
+    """A list_display column showing ``field`` with :func:`moment` (or :func:`ago`), sortable by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self, obj):
+        value = getattr(obj, field)
+        return ago(value) if relative else moment(value, seconds)
+
+    return column
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written only by the monitoring services: staff read them, never edit them."""
+
+    class Media:
+        css = {"all": ["monitoring/admin.css"]}
 
     def has_add_permission(self, request):
         return False
@@ -60,52 +107,22 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset.filter(source=self.value()) if self.value() else queryset
 
 
-def hourly_chart(hourly: list[dict], width: int = 960, height: int = 160):
-    """Stacked bars of logs per hour and level, as inline SVG (no script: CSP-safe)."""
-    if not hourly:
-        return format_html('<p class="veritas-chart-empty">{}</p>', "No logs in this range.")
-    peak = max(sum(bucket[level] for level in Level.values) for bucket in hourly) or 1
-    bar = width / len(hourly)
-    rects = []
-    for index, bucket in enumerate(hourly):
-        y = height
-        for level in Level.values:
-            if not bucket[level]:
-                continue
-            h = bucket[level] / peak * (height - 10)
-            y -= h
-            rects.append(
-                (
-                    f"{index * bar:.2f}",
-                    f"{y:.2f}",
-                    f"{max(bar - 1, 0.5):.2f}",
-                    f"{h:.2f}",
-                    LEVEL_COLOURS[level],
-                    f"{bucket['hour']:%Y-%m-%d %H:00} {level}: {bucket[level]}",
-                )
-            )
-    bars = format_html_join("", '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>', rects)
-    legend = format_html_join(
-        " ", '<span style="color:{}">&#9632;</span> {}', ((LEVEL_COLOURS[lv], lv) for lv in Level.values)
-    )
-    return format_html(
-        '<svg class="veritas-chart" role="img" aria-label="Logs per hour by level" viewBox="0 0 {} {}" '
-        'width="100%" height="{}" preserveAspectRatio="none">{}</svg><p class="veritas-legend">{} '
-        "&nbsp;·&nbsp; {} to {} (UTC), peak {} logs/hour</p>",
-        width,
-        height,
-        height,
-        bars,
-        legend,
-        f"{hourly[0]['hour']:%Y-%m-%d %H:00}",
-        f"{hourly[-1]['hour']:%Y-%m-%d %H:00}",
-        peak,
+def hourly_chart(hourly: list[dict]) -> Chart:
+    """Stacked bars of logs per hour and level (rows of ``selectors.statistics(hourly=True)``)."""
+    return Chart(
+        title="Logs per hour by level (UTC)",
+        x=[bucket["hour"] for bucket in hourly],
+        step=selectors.HOUR,
+        series=[Series(level, [bucket[level] for bucket in hourly], LEVEL_COLOURS[level]) for level in Level.values],
+        value_label="logs",
+        empty="No logs in this range.",
+        id="monitoring-logs-chart",
     )
 
 
 @admin.register(MonitoringLog)
 class MonitoringLogAdmin(ReadOnlyAdmin):
-    list_display = ["timestamp", "source", "level_badge", "short_message", "event_id"]
+    list_display = ["timestamp_text", "source", "level_badge", "short_message", "event_id"]
     list_filter = [SourceFilter, "level"]
     search_fields = ["message"]
     date_hierarchy = "timestamp"
@@ -113,6 +130,8 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # no COUNT(*) over the whole table
     list_per_page = 100
     change_list_template = "admin/monitoring/monitoringlog/change_list.html"
+
+    timestamp_text = moment_column("timestamp", "timestamp (UTC)", seconds=True)
 
     @admin.display(description="level", ordering="level")
     def level_badge(self, obj):
@@ -135,21 +154,33 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
     def summary(self, request, queryset) -> dict:
         """KPIs and the hourly chart of the filtered logs (their last CHART_DAYS days), in SQL:
         from the rollup when only source, level and dates are filtered, else from the logs."""
+        from_rollup = set(request.GET) <= self.ROLLUP_PARAMETERS
         try:
-            if not set(request.GET) <= self.ROLLUP_PARAMETERS:
+            if not from_rollup:
                 raise ValueError("filters the rollup cannot answer")
             newest, hourly = self._hourly_from_rollup(request.GET)
         except ValueError:
+            from_rollup = False
             newest, hourly = self._hourly_from_logs(queryset)
         if newest is None:
             return {"total": 0, "chart": hourly_chart([])}
         total = sum(sum(b[lv] for lv in Level.values) for b in hourly)
         errors = sum(b[Level.ERROR] + b[Level.CRITICAL] for b in hourly)
+        error_rate, error_rate_help = errors / total, "error rate"
+        if request.GET.get("level__exact"):
+            # Among the logs of one level the error rate is 0 or 100 %, which says nothing:
+            # rate all levels of the same source and time instead (the rollup has them).
+            if from_rollup:
+                error_rate = self._error_rate_of_all_levels(request.GET, newest)
+                error_rate_help = "error rate of all levels, not only the filtered one"
+            else:
+                error_rate, error_rate_help = None, "no error rate: a level filter with a search counts one level only"
         return {
             "days": CHART_DAYS,
             "total": total,
             "errors": errors,
-            "error_rate": f"{errors / total:.1%}" if total else "n/a",
+            "error_rate": error_rate,
+            "error_rate_help": error_rate_help,
             "newest": newest,
             "chart": hourly_chart(hourly),
         }
@@ -159,6 +190,25 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
         return newest.replace(minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS) + timedelta(hours=1)
 
     def _hourly_from_rollup(self, params) -> tuple[datetime | None, list[dict]]:
+        filters, since, until = self._rollup_filters(params)
+        newest = selectors.statistics(**filters, since=since, until=until).newest
+        if newest is None:
+            return None, []
+        hourly = selectors.statistics(
+            **filters,
+            since=self._window_start(newest, since),
+            until=until,
+            hourly=True,
+        ).hourly
+        return newest, hourly
+
+    def _window_start(self, newest: datetime, since: datetime | None) -> datetime:
+        """The chart's first hour: CHART_DAYS before the newest log, not before the dates filtered."""
+        return max(self._chart_start(newest), since or self._chart_start(newest))
+
+    @staticmethod
+    def _rollup_filters(params) -> tuple[dict, datetime | None, datetime | None]:
+        """The statistics filters of the changelist's parameters, and its dates as [since, until)."""
         since = until = None
         if year := params.get("timestamp__year"):
             month, day = params.get("timestamp__month"), params.get("timestamp__day")
@@ -173,16 +223,19 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
             "sources": [params["source"]] if params.get("source") else None,
             "levels": [params["level__exact"]] if params.get("level__exact") else None,
         }
-        newest = selectors.statistics(**filters, since=since, until=until).newest
-        if newest is None:
-            return None, []
-        hourly = selectors.statistics(
-            **filters,
-            since=max(self._chart_start(newest), since or self._chart_start(newest)),
+        return filters, since, until
+
+    def _error_rate_of_all_levels(self, params, newest: datetime) -> float | None:
+        """(error + critical) / all logs of the selection's sources over the chart's window."""
+        filters, since, until = self._rollup_filters(params)
+        counts = selectors.statistics(
+            sources=filters["sources"],
+            since=self._window_start(newest, since),
             until=until,
-            hourly=True,
-        ).hourly
-        return newest, hourly
+            bounds=False,
+        ).by_level
+        total = sum(counts.values())
+        return (counts[Level.ERROR] + counts[Level.CRITICAL]) / total if total else None
 
     def _hourly_from_logs(self, queryset) -> tuple[datetime | None, list[dict]]:
         newest = queryset.order_by("-timestamp").values_list("timestamp", flat=True).first()
@@ -202,12 +255,39 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
         return newest, list(buckets.values())
 
 
+class HealthColumns:
+    """Columns the health admins share: numbers as people read them, short reasons. On the
+    (read-only) detail pages the numbers read the same: each field of ``formatted`` shows
+    as its display method."""
+
+    formatted = {"severity": "severity_text"}
+
+    def get_fields(self, request, obj=None):
+        fields = [self.formatted.get(name, name) for name in super().get_fields(request, obj)]
+        return list(dict.fromkeys(fields))  # each display method once, where its field was
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self.formatted.values()]
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_text(self, obj):
+        return formats.number(obj.severity, 2)
+
+    @admin.display(description="reason")
+    def reason_text(self, obj):
+        return clamped(obj.reason)
+
+
 @admin.register(SystemHealth)
-class SystemHealthAdmin(ReadOnlyAdmin):
-    list_display = ["component", "status_badge", "severity", "since", "reason", "evaluated_at"]
+class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
+    list_display = ["component", "status_badge", "severity_text", "since_text", "reason_text", "evaluated_text"]
     list_filter = ["status"]
     search_fields = ["component"]
     actions = ["evaluate_now"]
+
+    # Relative times keep the columns narrow: the reason gets the width.
+    since_text = moment_column("since", "since", relative=True)
+    evaluated_text = moment_column("evaluated_at", "evaluated", relative=True)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -216,9 +296,10 @@ class SystemHealthAdmin(ReadOnlyAdmin):
     @admin.action(description="Evaluate every component's health now")
     def evaluate_now(self, request, queryset):
         evaluation = services.evaluate_health(now=timezone.now())
+        components, changes = len(evaluation.results), len(evaluation.transitions)
         self.message_user(
             request,
-            f"Evaluated {len(evaluation.results)} components, {len(evaluation.transitions)} status changes.",
+            f"Evaluated {components} component{pluralize(components)}, {changes} status change{pluralize(changes)}.",
             messages.SUCCESS,
         )
 
@@ -228,10 +309,12 @@ class SystemHealthAdmin(ReadOnlyAdmin):
 
 
 @admin.register(HealthTransition)
-class HealthTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["at", "component", "old_badge", "new_badge", "severity", "reason"]
+class HealthTransitionAdmin(HealthColumns, ReadOnlyAdmin):
+    list_display = ["at_text", "component", "old_badge", "new_badge", "severity_text", "reason_text"]
     list_filter = ["new_status", "component"]
     date_hierarchy = "at"
+
+    at_text = moment_column("at", "at (UTC)")
 
     @admin.display(description="from", ordering="old_status")
     def old_badge(self, obj):
@@ -243,12 +326,23 @@ class HealthTransitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MonitoringResult)
-class MonitoringResultAdmin(ReadOnlyAdmin):
-    list_display = ["evaluated_at", "source", "status_badge", "total", "error_rate", "severity"]
+class MonitoringResultAdmin(HealthColumns, ReadOnlyAdmin):
+    formatted = {**HealthColumns.formatted, "total": "total_text", "error_rate": "error_rate_text"}
+    list_display = ["evaluated_text", "source", "status_badge", "total_text", "error_rate_text", "severity_text"]
     list_filter = ["status", "source"]
     date_hierarchy = "evaluated_at"
     show_full_result_count = False
 
+    evaluated_text = moment_column("evaluated_at", "evaluated (UTC)")
+
     @admin.display(description="proposed status", ordering="status")
     def status_badge(self, obj):
         return badge(obj.status, STATUS_COLOURS[obj.status])
+
+    @admin.display(description="logs", ordering="total")
+    def total_text(self, obj):
+        return formats.number(obj.total)
+
+    @admin.display(description="error rate", ordering="error_rate")
+    def error_rate_text(self, obj):
+        return formats.percent(obj.error_rate)

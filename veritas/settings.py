@@ -162,6 +162,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # that pair is refused until the cool-off has passed (never a permanent lock).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# The locked-out page: the admin's look, the cool-off in minutes, status 429.
+AXES_LOCKOUT_CALLABLE = "veritas.views.login_locked"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The client address behind reverse proxies (veritas/net.py), for lockouts and audit entries.

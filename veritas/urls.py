@@ -26,6 +26,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/live", views.live, name="health-live"),

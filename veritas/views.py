@@ -1,16 +1,20 @@
-"""Health probes and the JSON error pages of ``/api/``."""
+"""The landing page, the login lockout page, health probes and the JSON error pages of ``/api/``."""
 
 import sys
 
+from axes import helpers as axes_helpers
+from axes.conf import settings as axes_settings
+from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views import csrf, defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
-from veritas import health
+from veritas import formats, health
 from veritas.api.errors import DATABASE_UNAVAILABLE, error_response
 
 JSON_PREFIXES = ("/api/", "/health/")
@@ -18,6 +22,27 @@ JSON_PREFIXES = ("/api/", "/health/")
 
 def _wants_json(request) -> bool:
     return request.path.startswith(JSON_PREFIXES)
+
+
+@require_safe
+def home(request):
+    """``/``, where the admin's "View site" leads: links to the admin, the API docs and the
+    probes. Public, so it shows nothing about the user or the data, and reads no database."""
+    return render(request, "veritas/home.html", {"site_header": admin.site.site_header, "title": "Veritas"})
+
+
+def login_locked(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): a page in the admin's
+    look that says how long to wait, with axes' status code (429)."""
+    cool_off = axes_helpers.get_cool_off(request)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Too many failed logins",
+        "failure_limit": axes_helpers.get_failure_limit(request, credentials),
+        "cooloff_minutes": formats.minutes(cool_off) if cool_off else None,
+        "attempts_restart_wait": axes_settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT,
+    }
+    return render(request, "veritas/login_locked.html", context, status=axes_settings.AXES_HTTP_RESPONSE_CODE)
 
 
 @never_cache

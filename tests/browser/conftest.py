@@ -72,6 +72,8 @@ def screenshot(page):
         page.screenshot(path=str(path), full_page=True)
         return path
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    take.folder = ARTIFACTS  # for screenshots of one element: locator.screenshot(path=…)
     return take
 
 
