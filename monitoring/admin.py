@@ -12,6 +12,7 @@ from monitoring import selectors, services
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status, SystemHealth
 from veritas import formats
 from veritas.charts import Chart, Series
+from veritas.utc import HOUR, floor_hour
 
 STATUS_COLOURS = {
     Status.NORMAL: "#2e7d32",
@@ -112,7 +113,7 @@ def hourly_chart(hourly: list[dict]) -> Chart:
     return Chart(
         title="Logs per hour by level (UTC)",
         x=[bucket["hour"] for bucket in hourly],
-        step=selectors.HOUR,
+        step=HOUR,
         series=[Series(level, [bucket[level] for bucket in hourly], LEVEL_COLOURS[level]) for level in Level.values],
         value_label="logs",
         empty="No logs in this range.",
@@ -187,7 +188,7 @@ class MonitoringLogAdmin(ReadOnlyAdmin):
 
     @staticmethod
     def _chart_start(newest: datetime) -> datetime:
-        return newest.replace(minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS) + timedelta(hours=1)
+        return floor_hour(newest) - timedelta(days=CHART_DAYS) + timedelta(hours=1)
 
     def _hourly_from_rollup(self, params) -> tuple[datetime | None, list[dict]]:
         filters, since, until = self._rollup_filters(params)

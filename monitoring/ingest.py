@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from monitoring.models import Level, LogRollup, MonitoringLog
+from veritas.utc import floor_hour, sql_floor_hour, to_utc
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -53,14 +54,6 @@ _NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 def replace_nul_escapes(body: bytes) -> bytes:
     return _NUL_ESCAPE.sub(rb"\1\\ufffd", body) if b"\\u0000" in body else body
-
-
-def _to_utc(value: datetime) -> datetime:
-    # PostgreSQL accepts offsets up to ±15:59, Python up to ±23:59: store UTC.
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range once converted to UTC") from None
 
 
 def _lower(value: Any) -> Any:
@@ -80,7 +73,7 @@ class LogEntry(BaseModel):
     level: Annotated[Level, BeforeValidator(_lower)]
     message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)]
     # strict: an ISO 8601 string with an offset, not a number of seconds.
-    timestamp: Annotated[AwareDatetime, Field(strict=True), AfterValidator(_to_utc)] | None = None
+    timestamp: Annotated[AwareDatetime, Field(strict=True), AfterValidator(to_utc)] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     event_id: EventId | None = None
 
@@ -205,11 +198,6 @@ def _dump_json(value: dict) -> str:
         return json.dumps(value)
 
 
-def _hour(moment: datetime) -> datetime:
-    """The UTC hour of a moment already in UTC (LogEntry converts timestamps)."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 ROLLUP_UPSERT = f"""
     INSERT INTO {LogRollup._meta.db_table} (source, level, hour, count)
     SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::bigint[]) AS r(source, level, hour, count)
@@ -234,7 +222,7 @@ INSERT_FROM_STAGE = f"""
         ON CONFLICT (source, event_id) WHERE event_id IS NOT NULL DO NOTHING
         RETURNING source, level, timestamp
     ), per_hour AS (
-        SELECT source, level, date_trunc('hour', timestamp, 'UTC') AS hour, count(*) AS count
+        SELECT source, level, {sql_floor_hour("timestamp")} AS hour, count(*) AS count
         FROM inserted GROUP BY 1, 2, 3
     ), rolled AS (
         INSERT INTO {LogRollup._meta.db_table} (source, level, hour, count)
@@ -261,7 +249,7 @@ def ingest(entries: list[LogEntry], *, received_at: datetime | None = None) -> I
             cursor.execute(f"DROP TABLE {STAGE}")
         else:
             _copy_rows(cursor, LOG_TABLE, entries, received_at)
-            counts = Counter((e.source, _LEVEL_VALUE[e.level], _hour(e.timestamp or received_at)) for e in entries)
+            counts = Counter((e.source, _LEVEL_VALUE[e.level], floor_hour(e.timestamp or received_at)) for e in entries)
             keys = list(counts)
             cursor.execute(
                 ROLLUP_UPSERT,

@@ -10,24 +10,15 @@ rollup in its own transaction).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connection
 
 from monitoring.models import Level, LogRollup, MonitoringLog
+from veritas.utc import ceil_hour, floor_hour, sql_floor_hour, to_utc
 
-HOUR = timedelta(hours=1)
 LOGS = MonitoringLog._meta.db_table
 ROLLUP = LogRollup._meta.db_table
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    floored = floor_hour(moment)
-    return floored if floored == moment else floored + HOUR
 
 
 @dataclass
@@ -67,8 +58,7 @@ def _counted_sql(sources, levels, since, until) -> tuple[str, list]:
     def raw(start, end):
         where, params = _where(sources, levels, "timestamp", start, end)
         parts.append(
-            "SELECT source, level, date_trunc('hour', timestamp, 'UTC'), count(*) "  # noqa: S608
-            f"FROM {LOGS}{where} GROUP BY 1, 2, 3"
+            f"SELECT source, level, {sql_floor_hour('timestamp')}, count(*) FROM {LOGS}{where} GROUP BY 1, 2, 3"  # noqa: S608
         )
         all_params.extend(params)
 
@@ -94,9 +84,12 @@ def statistics(
     hourly: bool = False,
     bounds: bool = True,
 ) -> Statistics:
-    """Counts of logs with ``since <= timestamp < until`` (either bound optional; an
-    ``until`` at or before ``since`` is an empty range). ``bounds=False`` skips the
-    oldest/newest query when only counts are wanted."""
+    """Counts of logs with ``since <= timestamp < until`` (either bound optional, in any
+    time zone: they are taken in UTC, as the rollup's hours are; an ``until`` at or before
+    ``since`` is an empty range). ``bounds=False`` skips the oldest/newest query when only
+    counts are wanted."""
+    since = to_utc(since) if since is not None else None
+    until = to_utc(until) if until is not None else None
     if since is not None and until is not None and until <= since:
         return Statistics(by_level=dict.fromkeys(Level.values, 0), hourly=[] if hourly else None)
     counted, params = _counted_sql(sources, levels, since, until)

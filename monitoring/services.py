@@ -27,6 +27,7 @@ from monitoring.models import (
     Status,
     SystemHealth,
 )
+from veritas.utc import sql_floor_hour
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ PRUNE_BATCH = f"""
     ), deleted AS (
         DELETE FROM {LOGS} l USING doomed d WHERE l.id = d.id RETURNING l.source, l.level, l.timestamp
     ), per_hour AS (
-        SELECT source, level, date_trunc('hour', timestamp, 'UTC') AS hour, count(*) AS count
+        SELECT source, level, {sql_floor_hour("timestamp")} AS hour, count(*) AS count
         FROM deleted GROUP BY 1, 2, 3
     ), updated AS (
         UPDATE {ROLLUP} r SET count = r.count - p.count FROM per_hour p

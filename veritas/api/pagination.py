@@ -10,6 +10,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from veritas.utc import to_utc
+
 
 def strict_page_size(request, param: str, default: int, maximum: int) -> int:
     """``?<param>=`` as a whole number from 1 to ``maximum``, else a 400 naming it (DRF's own
@@ -87,13 +89,20 @@ class CursorPagination(pagination.BasePagination):
             return None
         try:
             moment, key = json.loads(base64.urlsafe_b64decode(raw.encode()))
-            parsed = datetime.fromisoformat(moment)
-            if parsed.tzinfo is None or not isinstance(key, int):
+            if not isinstance(moment, str) or not isinstance(key, int):
                 raise ValueError
-            return parsed, key
         except (ValueError, TypeError, UnicodeError):
             # As DRF's own cursor pagination: a cursor that does not decode points nowhere.
             raise NotFound(self.invalid_cursor_message) from None
+        try:
+            # In UTC: an offset PostgreSQL refuses (+20:00) is taken rather than failing in
+            # the query; one Python refuses (+99:00), no offset, or a moment that leaves the
+            # calendar once converted is a bad parameter.
+            return to_utc(datetime.fromisoformat(moment)), key
+        except ValueError:
+            raise ValidationError(
+                {self.cursor_query_param: ["Invalid cursor: its time has no UTC offset or is out of range."]}
+            ) from None
 
     def _encode(self, key) -> str:
 
