@@ -6,3 +6,6 @@ class MonitoringConfig(AppConfig):
 
     name = "monitoring"
     verbose_name = "Monitoring"
+
+    def ready(self):
+        from monitoring import checks  # noqa: F401 (registers the system checks)

@@ -1,9 +1,9 @@
 """Demo data for `make run`: a week of logs from four sources with an incident, and the
-hourly health evaluations of that week, so the admin's charts and the health history
-show something on first run. Idempotent: nothing is added when demo logs exist."""
+health evaluations of that week (hourly, closer together around the incident), so the
+admin's charts and the health history show something on first run. Idempotent: nothing is added when demo logs exist."""
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -50,8 +50,16 @@ def seed(*, stdout) -> None:
         moment += timedelta(seconds=30)
     for offset in range(0, len(entries), 10_000):
         ingest(entries[offset : offset + 10_000])
-    hour = start + timedelta(hours=1)
-    while hour <= now:
-        services.evaluate_health(now=hour)
-        hour += timedelta(hours=1)
+    for moment in evaluation_times(start, now, incident):
+        services.evaluate_health(now=moment)
     stdout.write(f"Monitoring: {len(entries)} demo logs over {DAYS} days with an incident, hourly health history.")
+
+
+def evaluation_times(start: datetime, now: datetime, incident: tuple[datetime, datetime]) -> list[datetime]:
+    """Hourly, and every 5 minutes from the incident's start to half an hour after its end:
+    a worse status is confirmed only by evaluations that keep seeing it (no further apart
+    than the window) for the debounce time."""
+    hourly = {start + timedelta(hours=h) for h in range(1, (now - start) // timedelta(hours=1) + 1)}
+    span = (incident[1] - incident[0] + timedelta(minutes=30)) // timedelta(minutes=5)
+    close = {incident[0] + timedelta(minutes=5 * i) for i in range(span + 1)}
+    return sorted(moment for moment in hourly | close if moment <= now)

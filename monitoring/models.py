@@ -108,9 +108,10 @@ class SystemHealth(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     since = models.DateTimeField(default=timezone.now, help_text="When the current status began.")
     evaluated_at = models.DateTimeField(default=timezone.now)
-    # Debounce: the status an evaluation proposed but that has not been confirmed yet.
+    # Debounce: a worse status proposed since pending_since, not confirmed yet. Status and
+    # severity are the least severe proposal of the streak: what has persisted.
     pending_status = models.CharField(max_length=8, choices=Status.choices, blank=True)
-    pending_count = models.PositiveIntegerField(default=0)
+    pending_severity = models.FloatField(null=True, blank=True)
     pending_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -63,7 +63,16 @@ class StatisticsSerializer(serializers.Serializer):
 class SystemHealthSerializer(serializers.ModelSerializer):
     class Meta:
         model = SystemHealth
-        fields = ["component", "status", "severity", "reason", "since", "evaluated_at", "pending_status"]
+        fields = [
+            "component",
+            "status",
+            "severity",
+            "reason",
+            "since",
+            "evaluated_at",
+            "pending_status",
+            "pending_since",
+        ]
 
 
 class OverallHealthSerializer(serializers.Serializer):

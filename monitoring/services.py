@@ -1,11 +1,14 @@
 """Writes of the monitoring app: health evaluation (and, in ingest.py, log ingestion).
 
 Health of a component (a log source) comes from its error rate, (error + critical) /
-all logs, over a sliding window. A worse status is adopted only after it has been
-proposed by DEBOUNCE_EVALUATIONS consecutive evaluations or for DEBOUNCE_MINUTES, so a
-single blip does not flip it; a better status, and UNKNOWN for a source silent for
-SILENCE_MINUTES, are adopted at once. A HealthTransition row is written only when a
-status changes. Thresholds: settings.MONITORING_HEALTH.
+all logs, over a sliding window. A worse status is adopted only once the condition has
+persisted for DEBOUNCE_MINUTES, measured in time, not in evaluations: running the
+evaluation more often does not confirm a blip sooner, and a gap between evaluations
+longer than the window (logs nobody looked at) restarts the wait. A better status, and
+UNKNOWN for a source silent for SILENCE_MINUTES, are adopted at once. Severity always
+describes the status it accompanies: 0 for a source that is not judged (silent, or too
+few logs), and it changes only when the status is confirmed. A HealthTransition row is
+written only when a status changes. Thresholds: settings.MONITORING_HEALTH.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ class Thresholds:
     warning_error_rate: float
     critical_error_rate: float
     min_logs: int
-    debounce_evaluations: int
     debounce_minutes: int
     silence_minutes: int
 
@@ -56,16 +58,18 @@ class Assessment:
 
 
 def assess(counts: dict[str, int], last_seen: datetime | None, now: datetime, t: Thresholds) -> Assessment:
-    """The status one window of logs proposes."""
+    """The status one window of logs proposes, with a severity that means the same thing:
+    0 when the source is not judged (silent, or too few logs to say), else the error rate
+    relative to the critical rate, capped at 1 (so NORMAL < w/c <= WARNING < 1 = CRITICAL)."""
     total = sum(counts.values())
     errors = counts.get(Level.ERROR, 0) + counts.get(Level.CRITICAL, 0)
     if last_seen is None or now - last_seen > timedelta(minutes=t.silence_minutes):
         return Assessment(Status.UNKNOWN, 0.0, f"no logs for more than {t.silence_minutes} min")
     rate = errors / total if total else 0.0
-    severity = round(min(1.0, rate / t.critical_error_rate), 4) if t.critical_error_rate else 0.0
     summary = f"{errors} errors in {total} logs ({rate:.1%}) over {t.window_minutes} min"
     if total < t.min_logs:
-        return Assessment(Status.NORMAL, severity, f"{summary}: fewer than {t.min_logs} logs, not judged")
+        return Assessment(Status.NORMAL, 0.0, f"{summary}: fewer than {t.min_logs} logs, not judged")
+    severity = round(min(1.0, rate / t.critical_error_rate), 4) if t.critical_error_rate else 1.0
     if rate >= t.critical_error_rate:
         return Assessment(Status.CRITICAL, severity, f"{summary} ≥ {t.critical_error_rate:.0%}")
     if rate >= t.warning_error_rate:
@@ -74,31 +78,64 @@ def assess(counts: dict[str, int], last_seen: datetime | None, now: datetime, t:
 
 
 def apply_assessment(health: SystemHealth, proposal: Assessment, now: datetime, t: Thresholds) -> str | None:
-    """Advance ``health``'s state machine (unsaved). Returns the old status if it changed."""
-    health.severity, health.evaluated_at = proposal.severity, now
+    """Advance ``health``'s state machine (unsaved). Returns the old status if it changed.
+
+    A worse proposal starts (or continues) a pending streak; it is confirmed once the
+    streak has lasted ``debounce_minutes``. What is confirmed is what persisted: the least
+    severe proposal of the streak (WARNING then CRITICAL for five minutes each confirms
+    WARNING). The streak restarts when the previous evaluation is more than a window
+    ago, since the logs in between were never looked at.
+    """
+    previous_evaluation, health.evaluated_at = health.evaluated_at, now
     current = Status(health.status)
     if proposal.status == current:
-        health.reason = proposal.reason
-        health.pending_status, health.pending_count, health.pending_since = "", 0, None
+        health.severity, health.reason = proposal.severity, proposal.reason
+        _clear_pending(health)
         return None
     escalating = Status.rank(proposal.status) > Status.rank(current) and proposal.status != Status.UNKNOWN
-    if escalating:
-        if health.pending_status and Status.rank(health.pending_status) > Status.rank(current):
-            health.pending_count += 1
-        else:
-            health.pending_count, health.pending_since = 1, now
-        health.pending_status = proposal.status
-        confirmed = health.pending_count >= t.debounce_evaluations or (
-            now - health.pending_since >= timedelta(minutes=t.debounce_minutes)
+    if not escalating:
+        health.status, health.severity, health.reason, health.since = (
+            proposal.status,
+            proposal.severity,
+            proposal.reason,
+            now,
         )
-        if not confirmed:
-            health.reason = (
-                f"{proposal.reason}; {proposal.status} pending ({health.pending_count}/{t.debounce_evaluations})"
-            )
-            return None
-    health.status, health.reason, health.since = proposal.status, proposal.reason, now
-    health.pending_status, health.pending_count, health.pending_since = "", 0, None
+        _clear_pending(health)
+        return current
+    continuing = (
+        health.pending_status
+        and health.pending_since is not None
+        and now - previous_evaluation <= timedelta(minutes=t.window_minutes)
+    )
+    if not continuing:
+        health.pending_status, health.pending_severity, health.pending_since = (
+            proposal.status,
+            proposal.severity,
+            now,
+        )
+    elif proposal.severity < health.pending_severity:
+        health.pending_status, health.pending_severity = proposal.status, proposal.severity
+    pending_for = now - health.pending_since
+    if pending_for < timedelta(minutes=t.debounce_minutes):
+        # Status and severity stay those of the current status until it is confirmed.
+        health.reason = (
+            f"{proposal.reason}; {health.pending_status} pending for "
+            f"{pending_for.total_seconds() / 60:.0f} of {t.debounce_minutes} min"
+        )
+        return None
+    confirmed = Status(health.pending_status)
+    health.status, health.severity, health.since = confirmed, health.pending_severity, now
+    health.reason = (
+        proposal.reason
+        if confirmed == proposal.status
+        else f"{confirmed} for {t.debounce_minutes} min; now {proposal.reason}"
+    )
+    _clear_pending(health)
     return current
+
+
+def _clear_pending(health: SystemHealth) -> None:
+    health.pending_status, health.pending_severity, health.pending_since = "", None, None
 
 
 @dataclass(frozen=True)
@@ -154,11 +191,13 @@ def evaluate_health(*, now: datetime | None = None) -> Evaluation:
 
 
 def overall_status(components) -> tuple[Status, float]:
-    """The worst component's status, and the highest severity (legacy get_current_health_status)."""
-    components = list(components)
+    """The worst component's status, and the highest severity of those that are judged
+    (legacy get_current_health_status). With no judged component the severity is 0: a
+    source nobody judged says nothing about how bad things are."""
+    active = list(components)
     return (
-        Status.worst(c.status for c in components),
-        max((c.severity for c in components), default=0.0),
+        Status.worst(c.status for c in active),
+        max((c.severity for c in active if c.status != Status.UNKNOWN), default=0.0),
     )
 
 

@@ -233,14 +233,13 @@ SPECTACULAR_SETTINGS = {
 }
 # --- monitoring ----------------------------------------------------------------------------
 # Health evaluation (monitoring/services.py): error rate = (error + critical) / all logs
-# of a source over the window; a worse status needs DEBOUNCE_EVALUATIONS consecutive
-# evaluations or DEBOUNCE_MINUTES; a source silent for SILENCE_MINUTES is UNKNOWN.
+# of a source over the window; a worse status is adopted once it has persisted for
+# DEBOUNCE_MINUTES; a source silent for SILENCE_MINUTES is UNKNOWN.
 MONITORING_HEALTH = {
     "WINDOW_MINUTES": env.int("MONITORING_WINDOW_MINUTES", default=15),
     "WARNING_ERROR_RATE": env.float("MONITORING_WARNING_ERROR_RATE", default=0.05),
     "CRITICAL_ERROR_RATE": env.float("MONITORING_CRITICAL_ERROR_RATE", default=0.20),
     "MIN_LOGS": env.int("MONITORING_MIN_LOGS", default=10),
-    "DEBOUNCE_EVALUATIONS": env.int("MONITORING_DEBOUNCE_EVALUATIONS", default=3),
     "DEBOUNCE_MINUTES": env.int("MONITORING_DEBOUNCE_MINUTES", default=10),
     "SILENCE_MINUTES": env.int("MONITORING_SILENCE_MINUTES", default=60),
 }

@@ -2,24 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitoring.ingest import LogEntry, ingest
 from monitoring.models import HealthTransition, MonitoringResult, Status, SystemHealth
-from monitoring.services import Assessment, Thresholds, apply_assessment, assess, evaluate_health
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-T = Thresholds(
-    window_minutes=15,
-    warning_error_rate=0.05,
-    critical_error_rate=0.20,
-    min_logs=10,
-    debounce_evaluations=3,
-    debounce_minutes=10,
-    silence_minutes=60,
-)
-
-
-def counts(error=0, info=0, critical=0):
-    return {"debug": 0, "info": info, "warning": 0, "error": error, "critical": critical}
+from monitoring.services import assess, evaluate_health
+from tests.monitoring.helpers import NOW, T, counts, log_burst, thresholds_setting
 
 
 class TestAssess:
@@ -48,72 +33,15 @@ class TestAssess:
         assert "no logs" in result.reason
 
 
-def health(status=Status.NORMAL):
-    return SystemHealth(component="api", status=status, since=NOW - timedelta(hours=1))
-
-
-CRITICAL = Assessment(Status.CRITICAL, 1.0, "bad")
-NORMAL = Assessment(Status.NORMAL, 0.0, "fine")
-
-
-class TestDebounce:
-    def test_a_single_blip_does_not_escalate(self):
-        h = health()
-
-        assert apply_assessment(h, CRITICAL, NOW, T) is None
-        assert apply_assessment(h, NORMAL, NOW + timedelta(minutes=1), T) is None
-
-        assert h.status == Status.NORMAL
-        assert (h.pending_status, h.pending_count) == ("", 0)
-
-    def test_n_consecutive_evaluations_escalate(self):
-        h = health()
-
-        changes = [apply_assessment(h, CRITICAL, NOW + timedelta(minutes=i), T) for i in range(3)]
-
-        assert changes == [None, None, Status.NORMAL]
-        assert h.status == Status.CRITICAL
-        assert h.since == NOW + timedelta(minutes=2)
-
-    def test_a_long_enough_pending_escalates_with_fewer_evaluations(self):
-        h = health()
-
-        apply_assessment(h, CRITICAL, NOW, T)
-        changed = apply_assessment(h, CRITICAL, NOW + timedelta(minutes=10), T)
-
-        assert changed == Status.NORMAL
-        assert h.status == Status.CRITICAL
-
-    def test_recovery_is_immediate(self):
-        h = health(Status.CRITICAL)
-
-        assert apply_assessment(h, NORMAL, NOW, T) == Status.CRITICAL
-        assert h.status == Status.NORMAL
-
-    def test_silence_is_immediate(self):
-        h = health(Status.WARNING)
-
-        apply_assessment(h, Assessment(Status.UNKNOWN, 0.0, "silent"), NOW, T)
-
-        assert h.status == Status.UNKNOWN
-
-
-def log_burst(source, *, errors, ok, at):
-    ingest(
-        [LogEntry(source=source, level="error", message="boom", timestamp=at) for _ in range(errors)]
-        + [LogEntry(source=source, level="info", message="ok", timestamp=at) for _ in range(ok)]
-    )
-
-
 @pytest.mark.django_db
 class TestEvaluation:
     def test_it_escalates_after_the_debounce_and_records_one_transition(self, settings):
-        settings.MONITORING_HEALTH = {k.upper(): v for k, v in T.as_dict().items()}
+        settings.MONITORING_HEALTH = thresholds_setting()
         log_burst("api", errors=30, ok=70, at=NOW - timedelta(minutes=5))
         log_burst("worker", errors=0, ok=50, at=NOW - timedelta(minutes=5))
 
-        for minute in range(4):
-            evaluate_health(now=NOW + timedelta(seconds=minute * 30))
+        for step in range(5):  # every 2.5 minutes: the last one 10 minutes after the first
+            evaluate_health(now=NOW + timedelta(seconds=step * 150))
 
         api, worker = SystemHealth.objects.get(component="api"), SystemHealth.objects.get(component="worker")
         assert api.status == Status.CRITICAL
@@ -122,12 +50,12 @@ class TestEvaluation:
         assert ("api", "UNKNOWN", "CRITICAL") in transitions
         assert ("worker", "UNKNOWN", "NORMAL") in transitions
         assert len(transitions) == 2, "transitions only on change"
-        assert MonitoringResult.objects.filter(source="api").count() == 4
+        assert MonitoringResult.objects.filter(source="api").count() == 5
         result = MonitoringResult.objects.filter(source="api").first()
         assert (result.total, result.counts["error"], result.error_rate) == (100, 30, 0.3)
 
     def test_a_source_gone_silent_becomes_unknown(self, settings):
-        settings.MONITORING_HEALTH = {k.upper(): v for k, v in T.as_dict().items()}
+        settings.MONITORING_HEALTH = thresholds_setting()
         log_burst("api", errors=0, ok=20, at=NOW - timedelta(minutes=5))
         evaluate_health(now=NOW)
 
