@@ -19,6 +19,7 @@ STATUS_COLOURS = {
     Status.UNKNOWN: "#757575",
     Status.WARNING: "#ef6c00",
     Status.CRITICAL: "#c62828",
+    Status.RETIRED: "#424242",
 }
 LEVEL_COLOURS = {
     Level.DEBUG: "#90a4ae",
@@ -284,7 +285,7 @@ class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
     list_display = ["component", "status_badge", "severity_text", "since_text", "reason_text", "evaluated_text"]
     list_filter = ["status"]
     search_fields = ["component"]
-    actions = ["evaluate_now"]
+    actions = ["evaluate_now", "retire"]
 
     # Relative times keep the columns narrow: the reason gets the width.
     since_text = moment_column("since", "since", relative=True)
@@ -304,8 +305,17 @@ class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
             messages.SUCCESS,
         )
 
+    @admin.action(
+        description="Retire the selected components (out of the overall status until they send logs again)",
+        permissions=["change"],
+    )
+    def retire(self, request, queryset):
+        for health in queryset:
+            services.health_retire(component=health.component, by=request.user)
+        self.message_user(request, f"Retired {len(queryset)} components.", messages.SUCCESS)
+
     def has_change_permission(self, request, obj=None):
-        # The action needs the change permission (staff who may run evaluations).
+        # The actions need the change permission (staff who may run evaluations and retire).
         return request.user.has_perm("monitoring.change_systemhealth") and obj is None
 
 

@@ -18,15 +18,20 @@ class Level(models.TextChoices):
 
 
 class Status(models.TextChoices):
-    """A component's health, from best to worst (``Status.worst`` relies on this order)."""
+    """A component's health, from best to worst (``Status.rank`` relies on this order), and
+    RETIRED: set by staff for a component that no longer exists, which is not ranked and
+    counts in no overall status."""
 
     NORMAL = "NORMAL"
     UNKNOWN = "UNKNOWN"
     WARNING = "WARNING"
     CRITICAL = "CRITICAL"
+    RETIRED = "RETIRED"
 
     @classmethod
     def rank(cls, status: str) -> int:
+        if status == cls.RETIRED:
+            raise ValueError("a retired component has no rank")
         return list(cls.values).index(status)
 
     @classmethod

@@ -154,8 +154,16 @@ def evaluate_health(*, now: datetime | None = None) -> Evaluation:
         components = set(selectors.known_sources()) | set(SystemHealth.objects.values_list("component", flat=True))
         for component in sorted(components):
             health, _created = SystemHealth.objects.select_for_update().get_or_create(component=component)
+            last_seen = selectors.last_seen(component)
+            if health.status == Status.RETIRED:
+                if last_seen is None or last_seen <= health.since:
+                    continue  # retired, and silent since: not evaluated
+                # It sends logs again: back to UNKNOWN, then judged like any other.
+                transitions.append(
+                    _transition(health, Status.UNKNOWN, f"logs again since {last_seen:%Y-%m-%d %H:%M} UTC", now)
+                )
             counts = selectors.level_counts(component, window_start, now)
-            proposal = assess(counts, selectors.last_seen(component), now, t)
+            proposal = assess(counts, last_seen, now, t)
             total = sum(counts.values())
             errors = counts[Level.ERROR] + counts[Level.CRITICAL]
             results.append(
@@ -175,26 +183,64 @@ def evaluate_health(*, now: datetime | None = None) -> Evaluation:
             old = apply_assessment(health, proposal, now, t)
             health.save()
             if old is not None:
-                transitions.append(
-                    HealthTransition(
-                        component=component,
-                        old_status=old,
-                        new_status=health.status,
-                        severity=health.severity,
-                        reason=health.reason,
-                        at=now,
-                    )
-                )
+                transitions.append(_record(health, old, now))
         MonitoringResult.objects.bulk_create(results)
         HealthTransition.objects.bulk_create(transitions)
     return Evaluation(results=results, transitions=transitions)
 
 
+def _transition(health: SystemHealth, status: Status, reason: str, now: datetime) -> HealthTransition:
+    """Move ``health`` (unsaved) to ``status`` outside the assessment state machine, and
+    the unsaved transition that records it."""
+    old = health.status
+    health.status, health.severity, health.reason, health.since = status, 0.0, reason, now
+    _clear_pending(health)
+    return _record(health, old, now)
+
+
+def _record(health: SystemHealth, old_status: str, now: datetime) -> HealthTransition:
+    return HealthTransition(
+        component=health.component,
+        old_status=old_status,
+        new_status=health.status,
+        severity=health.severity,
+        reason=health.reason,
+        at=now,
+    )
+
+
+def health_retire(*, component: str, by=None, now: datetime | None = None) -> SystemHealth:
+    """Retire a component that no longer exists (decommissioned, a misspelled source): it
+    leaves the overall status and is no longer evaluated, until it sends logs again.
+    Recorded as a transition; retiring a retired component changes nothing.
+    Raises SystemHealth.DoesNotExist for an unknown component."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        health = SystemHealth.objects.select_for_update().get(component=component)
+        if health.status == Status.RETIRED:
+            return health
+        reason = f"retired by {by.get_username()}" if by is not None else "retired"
+        transition = _transition(health, Status.RETIRED, reason, now)
+        health.save(
+            update_fields=[
+                "status",
+                "severity",
+                "reason",
+                "since",
+                "pending_status",
+                "pending_severity",
+                "pending_since",
+            ]
+        )
+        transition.save()
+    return health
+
+
 def overall_status(components) -> tuple[Status, float]:
-    """The worst component's status, and the highest severity of those that are judged
-    (legacy get_current_health_status). With no judged component the severity is 0: a
-    source nobody judged says nothing about how bad things are."""
-    active = list(components)
+    """The worst status of the components that are not retired, and the highest severity of
+    those that are judged (legacy get_current_health_status). With no judged component the
+    severity is 0: a source nobody judged says nothing about how bad things are."""
+    active = [c for c in components if c.status != Status.RETIRED]
     return (
         Status.worst(c.status for c in active),
         max((c.severity for c in active if c.status != Status.UNKNOWN), default=0.0),

@@ -14,5 +14,7 @@ urlpatterns = [
     path("statistics/", views.StatisticsView.as_view(), name="statistics"),
     path("health/", views.HealthView.as_view(), name="health"),
     path("health/evaluate/", views.EvaluateHealthView.as_view(), name="health-evaluate"),
+    # <path:…>: a source name may hold a slash.
+    path("health/<path:component>/retire/", views.RetireComponentView.as_view(), name="health-retire"),
     *router.urls,
 ]

@@ -16,6 +16,7 @@ from monitoring.serializers import (
     OverallHealthSerializer,
     StatisticsQuerySerializer,
     StatisticsSerializer,
+    SystemHealthSerializer,
 )
 from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
@@ -161,6 +162,34 @@ class EvaluateHealthView(APIView):
                 }
             ).data
         )
+
+
+class ChangeHealthPermission(ModelPermissions):
+    """POST changes a component's health: the ``change_systemhealth`` permission (staff
+    who may retire components), not DRF's default ``add``."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+@extend_schema(tags=["monitoring"])
+class RetireComponentView(APIView):
+    """Retire a component that no longer exists (decommissioned, a misspelled source): it
+    leaves the overall status and evaluations until it sends logs again. Recorded as a
+    transition to RETIRED; retiring a retired component changes nothing."""
+
+    queryset = SystemHealth.objects.none()
+    permission_classes = [permissions.IsAuthenticated, ChangeHealthPermission]
+
+    @extend_schema(request=None, responses=SystemHealthSerializer)
+    def post(self, request, component: str):
+        try:
+            # A NUL cannot be stored, so no component has one (and PostgreSQL refuses it).
+            if "\x00" in component:
+                raise SystemHealth.DoesNotExist
+            health = services.health_retire(component=component, by=request.user)
+        except SystemHealth.DoesNotExist:
+            raise exceptions.NotFound(f"No component {component!r}.") from None
+        return Response(SystemHealthSerializer(health).data)
 
 
 @extend_schema(tags=["monitoring"])
