@@ -19,10 +19,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import (
@@ -107,6 +108,36 @@ def _field_errors(items) -> dict[str, list[str]]:
     return fields
 
 
+def latest_allowed(now: datetime | None = None) -> datetime:
+    """The latest timestamp ingestion accepts: the server's clock plus the tolerance for
+    clock skew. A log dated later would keep its source's newest log in the future and
+    escape pruning; it comes from a clock gone wrong."""
+    return (now or timezone.now()) + timedelta(seconds=settings.MONITORING_MAX_FUTURE_SECONDS)
+
+
+def future_problem(limit: datetime) -> dict[str, list[str]]:
+    tolerance = settings.MONITORING_MAX_FUTURE_SECONDS
+    server_time = limit - timedelta(seconds=tolerance)
+    return {
+        "timestamp": [
+            f"More than {tolerance} seconds ahead of the server's clock "
+            f"({server_time:%Y-%m-%dT%H:%M:%SZ}): check the sender's clock."
+        ]
+    }
+
+
+def _refuse_future(entries: list[LogEntry], key: Callable[[int], str]) -> None:
+    """BatchInvalid naming each row (``key(index)``) dated after ``latest_allowed()``."""
+    limit = latest_allowed()
+    # One max() over the batch; rows are looked at one by one only when one is too late.
+    if max((e.timestamp for e in entries if e.timestamp is not None), default=limit) <= limit:
+        return
+    problem = future_problem(limit)
+    raise BatchInvalid(
+        {key(i): problem for i, e in enumerate(entries) if e.timestamp is not None and e.timestamp > limit}
+    )
+
+
 def _check_size(rows: int) -> None:
     if rows > MAX_ROWS:
         raise BatchTooLarge(f"A batch holds at most {MAX_ROWS} rows; this one has {rows}.")
@@ -117,11 +148,13 @@ def parse_json(body: bytes) -> list[LogEntry]:
     stripped = body.lstrip()
     if stripped[:1] == b"{":
         try:
-            return [_one.validate_json(replace_nul_escapes(stripped))]
+            entries = [_one.validate_json(replace_nul_escapes(stripped))]
         except ValidationError as error:
             if _is_json_error(error):
                 raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
             raise BatchInvalid({"0": _field_errors(error.errors(include_url=False))}) from None
+        _refuse_future(entries, str)
+        return entries
     try:
         entries = _many.validate_json(replace_nul_escapes(stripped))
     except ValidationError as error:
@@ -136,6 +169,7 @@ def parse_json(body: bytes) -> list[LogEntry]:
             by_row.setdefault(item["loc"][0], []).append({**item, "loc": item["loc"][1:]})
         raise BatchInvalid({str(row): _field_errors(row_items) for row, row_items in sorted(by_row.items())}) from None
     _check_size(len(entries))
+    _refuse_future(entries, str)
     return entries
 
 
@@ -154,6 +188,7 @@ def parse_ndjson(body: bytes) -> list[LogEntry]:
                 fields[f"line {number}"] = _field_errors(error.errors(include_url=False))
     if fields:
         raise BatchInvalid(fields)
+    _refuse_future(entries, lambda i: f"line {lines[i][0]}")
     return entries
 
 
@@ -198,11 +233,19 @@ def _dump_json(value: dict) -> str:
         return json.dumps(value)
 
 
+ROLLUP = LogRollup._meta.db_table
+# Counts add up; last_received_at keeps the latest receipt (silence is judged by it).
+ROLLUP_ON_CONFLICT = f"""
+    ON CONFLICT (source, level, hour) DO UPDATE SET
+        count = {ROLLUP}.count + EXCLUDED.count,
+        last_received_at = greatest({ROLLUP}.last_received_at, EXCLUDED.last_received_at)
+"""
+
 ROLLUP_UPSERT = f"""
-    INSERT INTO {LogRollup._meta.db_table} (source, level, hour, count)
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::bigint[]) AS r(source, level, hour, count)
+    INSERT INTO {ROLLUP} (source, level, hour, count, last_received_at)
+    SELECT r.*, %s FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::bigint[]) AS r(source, level, hour, count)
     ORDER BY 1, 2, 3
-    ON CONFLICT (source, level, hour) DO UPDATE SET count = {LogRollup._meta.db_table}.count + EXCLUDED.count
+    {ROLLUP_ON_CONFLICT}
 """  # noqa: S608 (table names come from model metadata, values are parameters)
 
 LOG_TABLE = MonitoringLog._meta.db_table
@@ -220,14 +263,14 @@ INSERT_FROM_STAGE = f"""
         INSERT INTO {LOG_TABLE} ({", ".join(COLUMNS)})
         SELECT {", ".join(COLUMNS)} FROM {STAGE}
         ON CONFLICT (source, event_id) WHERE event_id IS NOT NULL DO NOTHING
-        RETURNING source, level, timestamp
+        RETURNING source, level, timestamp, received_at
     ), per_hour AS (
-        SELECT source, level, {sql_floor_hour("timestamp")} AS hour, count(*) AS count
+        SELECT source, level, {sql_floor_hour("timestamp")} AS hour, count(*) AS count, max(received_at) AS received
         FROM inserted GROUP BY 1, 2, 3
     ), rolled AS (
-        INSERT INTO {LogRollup._meta.db_table} (source, level, hour, count)
-        SELECT source, level, hour, count FROM per_hour ORDER BY 1, 2, 3
-        ON CONFLICT (source, level, hour) DO UPDATE SET count = {LogRollup._meta.db_table}.count + EXCLUDED.count
+        INSERT INTO {ROLLUP} (source, level, hour, count, last_received_at)
+        SELECT source, level, hour, count, received FROM per_hour ORDER BY 1, 2, 3
+        {ROLLUP_ON_CONFLICT}
     )
     SELECT coalesce(sum(count), 0) FROM per_hour
 """  # noqa: S608 (table names come from model metadata; no user input)
@@ -253,7 +296,13 @@ def ingest(entries: list[LogEntry], *, received_at: datetime | None = None) -> I
             keys = list(counts)
             cursor.execute(
                 ROLLUP_UPSERT,
-                [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]],
+                [
+                    received_at,
+                    [k[0] for k in keys],
+                    [k[1] for k in keys],
+                    [k[2] for k in keys],
+                    [counts[k] for k in keys],
+                ],
             )
             inserted = len(entries)
     return IngestResult(received=len(entries), inserted=inserted)
@@ -312,6 +361,7 @@ def import_lines(
     """Validate and insert rows through the same path as the API, in one transaction:
     with an invalid row nothing is kept (ImportRejected), unless ``skip_invalid``."""
     report, batch = ImportReport(), []
+    limit = latest_allowed()
 
     def flush():
         result = ingest(batch)
@@ -324,7 +374,7 @@ def import_lines(
         for number, line in lines:
             report.read += 1
             try:
-                batch.append(_one.validate_json(replace_nul_escapes(line)))
+                entry = _one.validate_json(replace_nul_escapes(line))
             except ValidationError as error:
                 problems = (
                     {"row": ["Not valid JSON."]}
@@ -334,6 +384,11 @@ def import_lines(
                 report.invalid.append((number, problems))
                 progress(1)
                 continue
+            if entry.timestamp is not None and entry.timestamp > limit:
+                report.invalid.append((number, future_problem(limit)))
+                progress(1)
+                continue
+            batch.append(entry)
             if len(batch) >= batch_size:
                 flush()
         if batch:

@@ -78,16 +78,21 @@ class MonitoringLog(models.Model):
 
 
 class LogRollup(models.Model):
-    """Exact count of logs per source, level and hour (of their timestamp).
+    """Exact count of logs per source, level and hour (of their timestamp), and when the
+    latest of them was received.
 
     Written only in the same transaction as the logs it counts (ingest, prune), so the
-    statistics endpoint reads a few thousand rows instead of scanning millions.
+    statistics endpoint reads a few thousand rows instead of scanning millions, and the
+    health evaluation finds a source's last receipt without touching the logs.
     """
 
     source = models.CharField(max_length=100)
     level = models.CharField(max_length=8, choices=Level.choices)
     hour = models.DateTimeField()
     count = models.BigIntegerField()
+    # Server time, not the client's: a source is silent when nothing has been received from
+    # it, whatever its logs claim (a clock in 2099 must not keep it alive).
+    last_received_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -98,6 +103,8 @@ class LogRollup(models.Model):
         indexes = [
             # GET statistics/ over a time range (all sources).
             models.Index(fields=["hour"], name="monrollup_hour_idx"),
+            # Health evaluation: a source's last receipt (selectors.last_received), an index endpoint.
+            models.Index(fields=["source", "last_received_at"], name="monrollup_src_received_idx"),
         ]
 
     def __str__(self):

@@ -133,8 +133,13 @@ def known_sources() -> list[str]:
     return list(LogRollup.objects.filter(count__gt=0).values_list("source", flat=True).distinct().order_by("source"))
 
 
-def last_seen(source: str) -> datetime | None:
-    """The newest log timestamp of a source (index endpoint of monlog_src_time_idx)."""
+def last_received(source: str) -> datetime | None:
+    """When the newest stored log of a source was received, by the server's clock (index
+    endpoint of monrollup_src_received_idx). Not the logs' own timestamps: a client clock
+    set in the future must not keep a silent source alive."""
     return (
-        MonitoringLog.objects.filter(source=source).order_by("-timestamp").values_list("timestamp", flat=True).first()
+        LogRollup.objects.filter(source=source)
+        .order_by("-last_received_at")
+        .values_list("last_received_at", flat=True)
+        .first()
     )

@@ -57,13 +57,13 @@ class Assessment:
     reason: str
 
 
-def assess(counts: dict[str, int], last_seen: datetime | None, now: datetime, t: Thresholds) -> Assessment:
+def assess(counts: dict[str, int], last_received: datetime | None, now: datetime, t: Thresholds) -> Assessment:
     """The status one window of logs proposes, with a severity that means the same thing:
     0 when the source is not judged (silent, or too few logs to say), else the error rate
     relative to the critical rate, capped at 1 (so NORMAL < w/c <= WARNING < 1 = CRITICAL)."""
     total = sum(counts.values())
     errors = counts.get(Level.ERROR, 0) + counts.get(Level.CRITICAL, 0)
-    if last_seen is None or now - last_seen > timedelta(minutes=t.silence_minutes):
+    if last_received is None or now - last_received > timedelta(minutes=t.silence_minutes):
         return Assessment(Status.UNKNOWN, 0.0, f"no logs for more than {t.silence_minutes} min")
     rate = errors / total if total else 0.0
     summary = f"{errors} errors in {total} logs ({rate:.1%}) over {t.window_minutes} min"
@@ -154,16 +154,15 @@ def evaluate_health(*, now: datetime | None = None) -> Evaluation:
         components = set(selectors.known_sources()) | set(SystemHealth.objects.values_list("component", flat=True))
         for component in sorted(components):
             health, _created = SystemHealth.objects.select_for_update().get_or_create(component=component)
-            last_seen = selectors.last_seen(component)
+            last_received = selectors.last_received(component)
             if health.status == Status.RETIRED:
-                if last_seen is None or last_seen <= health.since:
+                if last_received is None or last_received <= health.since:
                     continue  # retired, and silent since: not evaluated
                 # It sends logs again: back to UNKNOWN, then judged like any other.
-                transitions.append(
-                    _transition(health, Status.UNKNOWN, f"logs again since {last_seen:%Y-%m-%d %H:%M} UTC", now)
-                )
+                reason = f"logs received again at {last_received:%Y-%m-%d %H:%M} UTC"
+                transitions.append(_transition(health, Status.UNKNOWN, reason, now))
             counts = selectors.level_counts(component, window_start, now)
-            proposal = assess(counts, last_seen, now, t)
+            proposal = assess(counts, last_received, now, t)
             total = sum(counts.values())
             errors = counts[Level.ERROR] + counts[Level.CRITICAL]
             results.append(

@@ -245,6 +245,9 @@ MONITORING_HEALTH = {
 }
 # How often `make worker` evaluates health (a task that queues its successor).
 MONITORING_HEALTH_INTERVAL_SECONDS = env.int("MONITORING_HEALTH_INTERVAL_SECONDS", default=60)
+# Ingestion refuses a log dated more than this ahead of the server's clock (a client clock
+# gone wrong); the tolerance covers ordinary clock skew.
+MONITORING_MAX_FUTURE_SECONDS = env.int("MONITORING_MAX_FUTURE_SECONDS", default=300)
 
 # --- security ---------------------------------------------------------------------------
 # Django 6 Content Security Policy. The admin and the Swagger UI (served by the split view,

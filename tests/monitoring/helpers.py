@@ -26,7 +26,9 @@ def counts(error=0, info=0, critical=0) -> dict[str, int]:
 
 
 def log_burst(source, *, errors, ok, at) -> None:
+    """Logs of one moment, received then."""
     ingest(
         [LogEntry(source=source, level="error", message="boom", timestamp=at) for _ in range(errors)]
-        + [LogEntry(source=source, level="info", message="ok", timestamp=at) for _ in range(ok)]
+        + [LogEntry(source=source, level="info", message="ok", timestamp=at) for _ in range(ok)],
+        received_at=at,
     )
