@@ -243,7 +243,8 @@ MONITORING_HEALTH = {
     "DEBOUNCE_MINUTES": env.int("MONITORING_DEBOUNCE_MINUTES", default=10),
     "SILENCE_MINUTES": env.int("MONITORING_SILENCE_MINUTES", default=60),
 }
-# How often `make worker` evaluates health (a task that queues its successor).
+# How often `make worker` evaluates health (a chain of tasks that keeps two runs queued:
+# monitoring/tasks.py).
 MONITORING_HEALTH_INTERVAL_SECONDS = env.int("MONITORING_HEALTH_INTERVAL_SECONDS", default=60)
 # Ingestion refuses a log dated more than this ahead of the server's clock (a client clock
 # gone wrong); the tolerance covers ordinary clock skew.

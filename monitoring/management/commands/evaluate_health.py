@@ -12,13 +12,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schedule",
             action="store_true",
-            help="Queue the periodic evaluation (every MONITORING_HEALTH_INTERVAL_SECONDS) unless it is queued.",
+            help=(
+                "Start the periodic evaluation (every MONITORING_HEALTH_INTERVAL_SECONDS), or top it up: "
+                "idempotent, `make worker` runs it."
+            ),
         )
 
     def handle(self, enqueue, schedule, **options):
         if schedule:
             queued = tasks.schedule_health_evaluation()
-            self.stdout.write("periodic health evaluation queued" if queued else "already queued")
+            self.stdout.write(
+                f"periodic health evaluation: {queued} run(s) queued"
+                if queued
+                else "periodic health evaluation: already queued"
+            )
             return
         if enqueue:
             result = tasks.evaluate_health.enqueue()
