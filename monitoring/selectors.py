@@ -57,8 +57,10 @@ def _counted_sql(sources, levels, since, until) -> tuple[str, list]:
 
     def raw(start, end):
         where, params = _where(sources, levels, "timestamp", start, end)
+        # Named like the rollup's columns: this part may be the only one of the UNION.
         parts.append(
-            f"SELECT source, level, {sql_floor_hour('timestamp')}, count(*) FROM {LOGS}{where} GROUP BY 1, 2, 3"  # noqa: S608
+            f"SELECT source, level, {sql_floor_hour('timestamp')} AS hour, count(*) AS count "  # noqa: S608
+            f"FROM {LOGS}{where} GROUP BY 1, 2, 3"
         )
         all_params.extend(params)
 

@@ -114,6 +114,20 @@ def test_hourly_buckets_add_up():
 
 
 @pytest.mark.usefixtures("logs")
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        (timedelta(hours=5, minutes=10), timedelta(hours=5, minutes=50)),  # inside one hour: no rollup part
+        (timedelta(hours=5, minutes=10), timedelta(hours=6, minutes=50)),  # two partial hours
+    ],
+)
+def test_hourly_counts_of_a_range_without_a_whole_hour(since, until):
+    stats = selectors.statistics(since=T0 + since, until=T0 + until, hourly=True)
+
+    assert sum(sum(bucket[level] for level in LEVELS) for bucket in stats.hourly) == stats.total > 0
+
+
+@pytest.mark.usefixtures("logs")
 def test_a_reversed_range_is_empty():
     stats = selectors.statistics(since=T0 + timedelta(hours=5), until=T0 + timedelta(hours=2), hourly=True)
 
