@@ -13,6 +13,7 @@ batches without event ids are copied straight into the table.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -143,6 +144,24 @@ def _check_size(rows: int) -> None:
         raise BatchTooLarge(f"A batch holds at most {MAX_ROWS} rows; this one has {rows}.")
 
 
+def _looks_like_ndjson(body: bytes) -> bool:
+    """Several JSON objects, one per line (only asked once parsing as JSON has failed)."""
+    lines = [line for line in body.split(b"\n", 3)[:3] if line.strip()]
+    try:
+        return len(lines) >= 2 and all(isinstance(orjson.loads(line), dict) for line in lines[:2])
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _json_parse_error(error: ValidationError, body: bytes) -> BatchInvalid:
+    message = f"JSON parse error: {error.errors()[0]['msg']}"
+    if _looks_like_ndjson(body):
+        message += (
+            ". The body looks like NDJSON (one JSON object per line): send it with Content-Type: application/x-ndjson."
+        )
+    return BatchInvalid({}, parse_error=message)
+
+
 def parse_json(body: bytes) -> list[LogEntry]:
     """A JSON object (one row) or an array (many rows); errors are keyed by row index."""
     stripped = body.lstrip()
@@ -151,7 +170,7 @@ def parse_json(body: bytes) -> list[LogEntry]:
             entries = [_one.validate_json(replace_nul_escapes(stripped))]
         except ValidationError as error:
             if _is_json_error(error):
-                raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
+                raise _json_parse_error(error, stripped) from None
             raise BatchInvalid({"0": _field_errors(error.errors(include_url=False))}) from None
         _refuse_future(entries, str)
         return entries
@@ -159,7 +178,7 @@ def parse_json(body: bytes) -> list[LogEntry]:
         entries = _many.validate_json(replace_nul_escapes(stripped))
     except ValidationError as error:
         if _is_json_error(error):
-            raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
+            raise _json_parse_error(error, stripped) from None
         items = error.errors(include_url=False)
         if any(not item["loc"] for item in items):
             raise BatchInvalid({"non_field_errors": ["Expected a JSON object or an array of objects."]}) from None
@@ -343,6 +362,9 @@ class ImportReport:
     inserted: int = 0
     duplicates: int = 0
     invalid: list[tuple[int, dict]] = field(default_factory=list)
+    # Of a sample of the first rows without event_id: how many were already stored.
+    already_stored: int = 0
+    sampled: int = 0
 
 
 class ImportRejected(Exception):
@@ -351,19 +373,68 @@ class ImportRejected(Exception):
         self.report = report
 
 
+def derive_event_id(entry: LogEntry) -> str:
+    """An id derived from a row's content (source, level, message, timestamp in UTC,
+    metadata): the same row always gets the same one, so a file imported twice is
+    recognised row by row. Two identical rows of a file become one."""
+    content = json.dumps(
+        [entry.source, _LEVEL_VALUE[entry.level], entry.message, entry.timestamp.isoformat(), entry.metadata],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return "sha256:" + hashlib.sha256(content.encode()).hexdigest()
+
+
+REIMPORT_SAMPLE = 100
+
+# How many of the sampled (source, timestamp, message) are stored without an event_id; each
+# probe is a seek on monlog_src_time_idx.
+STORED_WITHOUT_ID = f"""
+    SELECT count(*) FROM unnest(%s::text[], %s::timestamptz[], %s::text[]) AS s(source, timestamp, message)
+    WHERE EXISTS (
+        SELECT 1 FROM {LOG_TABLE} l
+        WHERE l.source = s.source AND l.timestamp = s.timestamp AND l.message = s.message AND l.event_id IS NULL
+    )
+"""  # noqa: S608 (table name from model metadata; values are parameters)
+
+
+def count_stored_without_id(sample: list[LogEntry]) -> int:
+    """How many of ``sample`` look stored already: same source, timestamp and message, no event_id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            STORED_WITHOUT_ID,
+            [[e.source for e in sample], [e.timestamp for e in sample], [e.message for e in sample]],
+        )
+        return cursor.fetchone()[0]
+
+
 def import_lines(
     lines: Iterable[tuple[int, bytes]],
     *,
     skip_invalid: bool = False,
     batch_size: int = MAX_ROWS,
+    derive_event_ids: bool = False,
     progress: Callable[[int], None] = lambda rows: None,
+    warn: Callable[[ImportReport], None] = lambda report: None,
 ) -> ImportReport:
     """Validate and insert rows through the same path as the API, in one transaction:
-    with an invalid row nothing is kept (ImportRejected), unless ``skip_invalid``."""
-    report, batch = ImportReport(), []
+    with an invalid row nothing is kept (ImportRejected), unless ``skip_invalid``.
+
+    Rows without event_id are inserted again by a second import of the same file. Before
+    the first batch goes in, a sample of them is looked up; if some are stored already,
+    ``warn(report)`` is called (the caller may still abort: nothing is committed before the
+    end). ``derive_event_ids`` gives rows with a timestamp and no event_id a content-derived
+    one, so that importing a file again skips what is stored (rows without a timestamp are
+    stamped at import, so they cannot be recognised)."""
+    report, batch, sample = ImportReport(), [], []
     limit = latest_allowed()
 
     def flush():
+        if sample and not report.sampled:
+            report.sampled, report.already_stored = len(sample), count_stored_without_id(sample)
+            if report.already_stored:
+                warn(report)
         result = ingest(batch)
         report.inserted += result.inserted
         report.duplicates += result.duplicates
@@ -388,6 +459,11 @@ def import_lines(
                 report.invalid.append((number, future_problem(limit)))
                 progress(1)
                 continue
+            if entry.event_id is None and entry.timestamp is not None:
+                if len(sample) < REIMPORT_SAMPLE:
+                    sample.append(entry)
+                if derive_event_ids:
+                    entry = entry.model_copy(update={"event_id": derive_event_id(entry)})
             batch.append(entry)
             if len(batch) >= batch_size:
                 flush()

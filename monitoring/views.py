@@ -1,10 +1,10 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from monitoring import ingest, selectors, services
-from monitoring.filters import LogFilter, ResultFilter, TransitionFilter
+from monitoring.filters import SINCE_HELP, UNTIL_HELP, LogFilter, ResultFilter, TransitionFilter
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, SystemHealth
 from monitoring.serializers import (
     EvaluationSerializer,
@@ -22,6 +22,7 @@ from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
 from veritas.api.parsers import RawBody, RawJSONParser, RawNDJSONParser
 from veritas.api.permissions import ModelPermissions
+from veritas.api.views import APIView
 
 
 class NewestLogsFirst(CursorPagination):
@@ -36,6 +37,17 @@ class NewestResultsFirst(CursorPagination):
     ordering = ("-evaluated_at", "-id")
 
 
+class LogSchema(AutoSchema):
+    """drf-spectacular cannot tell that the oneOf body of ``POST logs/`` is required (it
+    reads that from a serializer's required fields): it is (an empty body is a 400)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and self.method == "POST":
+            body["required"] = True
+        return body
+
+
 @extend_schema(tags=["monitoring"])
 class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Logs: bulk ingestion, listing newest first, one log by id."""
@@ -47,6 +59,7 @@ class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     lookup_value_regex = r"\d+"
     permission_classes = [permissions.IsAuthenticated, ModelPermissions]
     max_body_size = ingest.MAX_BYTES
+    schema = LogSchema()
 
     def get_parsers(self):
         if self.request is not None and self.request.method == "POST":
@@ -55,7 +68,13 @@ class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(
         request={
-            "application/json": LogEntryInSerializer(many=True),
+            # One object or an array of them: oneOf in the schema.
+            "application/json": PolymorphicProxySerializer(
+                component_name="LogBatch",
+                serializers=[LogEntryInSerializer, LogEntryInSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            ),
             "application/x-ndjson": LogEntryInSerializer,
         },
         responses={201: IngestResultSerializer},
@@ -63,8 +82,10 @@ class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             f"One log object, a JSON array of up to {ingest.MAX_ROWS} of them, or NDJSON (one object per line, "
             f"`Content-Type: application/x-ndjson`), at most {ingest.MAX_BYTES // (1024 * 1024)} MiB. Every row is "
             "validated first: one bad row answers 400 with the row index (NDJSON: `line N`) and field messages, "
-            "and nothing is stored. Rows whose `event_id` is already stored for their source are skipped and "
-            "counted as duplicates. Needs the `monitoring.add_monitoringlog` permission."
+            "and nothing is stored. A timestamp needs a UTC offset and may be at most "
+            "MONITORING_MAX_FUTURE_SECONDS (default 300) ahead of the server's clock. Rows whose `event_id` is "
+            "already stored for their source are skipped and counted as duplicates. Needs the "
+            "`monitoring.add_monitoringlog` permission."
         ),
     )
     def create(self, request):
@@ -90,13 +111,14 @@ class StatisticsView(APIView):
 
     queryset = MonitoringLog.objects.none()
     permission_classes = [permissions.IsAuthenticated, ModelPermissions]
+    allowed_query_params = frozenset({"source", "level", "since", "until", "hourly"})
 
     @extend_schema(
         parameters=[
             OpenApiParameter("source", OpenApiTypes.STR, many=True, description="Repeat for several sources."),
             OpenApiParameter("level", OpenApiTypes.STR, many=True, enum=Level.values, description="Repeatable."),
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Inclusive."),
-            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Exclusive."),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description=SINCE_HELP),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description=UNTIL_HELP),
             OpenApiParameter("hourly", OpenApiTypes.BOOL, description="Add counts per hour and level."),
         ],
         responses=StatisticsSerializer,

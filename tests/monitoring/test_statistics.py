@@ -175,5 +175,12 @@ def test_bad_parameters_are_400_naming_the_field(client_for, reader, query, fiel
     assert field in response.json()["fields"]
 
 
+def test_an_unknown_parameter_is_400_naming_it(client_for, reader):
+    response = client_for(reader).get(f"{URL}?sorce=api")
+
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"sorce": ["Unknown query parameter."]}
+
+
 def test_statistics_need_the_view_permission(client_for, writer):
     assert client_for(writer).get(URL).status_code == 403
