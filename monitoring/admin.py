@@ -312,7 +312,8 @@ class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
     def retire(self, request, queryset):
         for health in queryset:
             services.health_retire(component=health.component, by=request.user)
-        self.message_user(request, f"Retired {len(queryset)} components.", messages.SUCCESS)
+        retired = len(queryset)
+        self.message_user(request, f"Retired {retired} component{pluralize(retired)}.", messages.SUCCESS)
 
     def has_change_permission(self, request, obj=None):
         # The actions need the change permission (staff who may run evaluations and retire).

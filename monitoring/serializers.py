@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from monitoring.filters import SINCE_HELP, UNTIL_HELP, range_problem, utc_problem
+from monitoring.filters import SINCE_HELP, UNTIL_HELP, range_problem
 from monitoring.ingest import MAX_MESSAGE_LENGTH
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status, SystemHealth
 from veritas.api.schema import closed
-from veritas.utc import to_utc
+from veritas.api.serializers import UTCDateTimeField
 
 
 @closed
@@ -36,21 +36,11 @@ class LogSerializer(serializers.ModelSerializer):
         fields = ["id", "source", "level", "message", "timestamp", "received_at", "metadata", "event_id"]
 
 
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with a UTC offset, taken in UTC; refused without one, as the logs list's
-    filters and ingestion refuse it (DRF would read it in the server's time zone)."""
-
-    def enforce_timezone(self, value):
-        if problem := utc_problem(value):
-            raise serializers.ValidationError(problem, code="invalid")
-        return to_utc(value)
-
-
 class StatisticsQuerySerializer(serializers.Serializer):
     source = serializers.ListField(child=serializers.CharField(max_length=100, trim_whitespace=False), required=False)
     level = serializers.ListField(child=serializers.ChoiceField(choices=Level.choices), required=False)
-    since = AwareDateTimeField(required=False, help_text=SINCE_HELP)
-    until = AwareDateTimeField(required=False, help_text=UNTIL_HELP)
+    since = UTCDateTimeField(required=False, help_text=SINCE_HELP)
+    until = UTCDateTimeField(required=False, help_text=UNTIL_HELP)
     hourly = serializers.BooleanField(required=False, default=False, help_text="Add counts per hour and level.")
 
     def validate(self, attrs):

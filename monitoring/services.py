@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from monitoring import selectors
@@ -66,7 +67,9 @@ def assess(counts: dict[str, int], last_received: datetime | None, now: datetime
     if last_received is None or now - last_received > timedelta(minutes=t.silence_minutes):
         return Assessment(Status.UNKNOWN, 0.0, f"no logs for more than {t.silence_minutes} min")
     rate = errors / total if total else 0.0
-    summary = f"{errors} errors in {total} logs ({rate:.1%}) over {t.window_minutes} min"
+    summary = (
+        f"{errors} error{pluralize(errors)} in {total} log{pluralize(total)} ({rate:.1%}) over {t.window_minutes} min"
+    )
     if total < t.min_logs:
         return Assessment(Status.NORMAL, 0.0, f"{summary}: fewer than {t.min_logs} logs, not judged")
     severity = round(min(1.0, rate / t.critical_error_rate), 4) if t.critical_error_rate else 1.0

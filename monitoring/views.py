@@ -21,7 +21,7 @@ from monitoring.serializers import (
 from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
 from veritas.api.parsers import RawBody, RawJSONParser, RawNDJSONParser
-from veritas.api.permissions import ModelPermissions
+from veritas.api.permissions import IsStaff, ModelPermissions
 from veritas.api.views import APIView
 
 
@@ -168,7 +168,7 @@ class HealthView(APIView):
 class EvaluateHealthView(APIView):
     """Run a health evaluation now (staff only)."""
 
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [IsStaff]
 
     @extend_schema(request=None, responses=EvaluationSerializer)
     def post(self, request):

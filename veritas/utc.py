@@ -27,6 +27,19 @@ def to_utc(moment: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from None
 
 
+def utc_problem(moment: datetime) -> str | None:
+    """Why a client's moment (a filter, a body field) cannot be taken in UTC, as a message
+    for a 400; None when it can. No offset is refused, as ingestion refuses it: read in the
+    server's time zone it would mean another moment to every client elsewhere."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return "Needs a UTC offset, e.g. 2026-11-20T10:00:00Z or +05:30."
+    try:
+        to_utc(moment)
+    except ValueError:
+        return "Out of range once converted to UTC."
+    return None
+
+
 def floor_hour(moment: datetime) -> datetime:
     """The start of the UTC hour ``moment`` falls in."""
     return to_utc(moment).replace(minute=0, second=0, microsecond=0)

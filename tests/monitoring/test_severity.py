@@ -58,3 +58,11 @@ def test_a_source_with_a_few_errors_does_not_make_the_answer_severe(client_for, 
 
     assert (body["status"], body["severity"]) == ("NORMAL", 0.0)
     assert body["components"][0]["severity"] == 0.0
+
+
+def test_the_reason_reads_in_words_that_agree_with_the_numbers():
+    one = assess(counts(info=0, error=1), NOW, NOW, T)
+    many = assess(counts(info=28, error=2), NOW, NOW, T)
+
+    assert one.reason.startswith("1 error in 1 log ")
+    assert many.reason.startswith("2 errors in 30 logs ")

@@ -1,10 +1,12 @@
 from collections.abc import Iterable
-from datetime import UTC
 
 import django_filters
 from django.core.exceptions import ValidationError as FormValidationError
+from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+
+from veritas.utc import to_utc, utc_problem
 
 
 class FilterSet(django_filters.FilterSet):
@@ -23,17 +25,15 @@ class FilterSet(django_filters.FilterSet):
 
 
 class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
-    """ISO 8601, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
-    accepts, and a value that leaves the calendar once in UTC is a 400, not a 500."""
+    """ISO 8601 with a UTC offset, converted to UTC (veritas/utc.py): a value without an
+    offset, or one that leaves the calendar once in UTC, is a 400, not a guess or a 500."""
 
     def to_python(self, value):
+        parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        if parsed is not None and (problem := utc_problem(parsed)):
+            raise FormValidationError(problem, code="invalid")
         value = super().to_python(value)
-        if value is None or value.tzinfo is None:
-            return value
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise FormValidationError("Out of range once converted to UTC.", code="overflow") from None
+        return to_utc(value) if value is not None else None
 
 
 class DateTimeFilter(django_filters.IsoDateTimeFilter):

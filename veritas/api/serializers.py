@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from veritas.api.schema import closed
+from veritas.utc import to_utc, utc_problem
 
 
 class StrictSerializer(serializers.Serializer):
@@ -16,3 +17,13 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a UTC offset, taken in UTC; refused without one (DRF would read it in the
+    server's time zone), as the API's time filters and ingestion refuse it."""
+
+    def enforce_timezone(self, value):
+        if problem := utc_problem(value):
+            raise serializers.ValidationError(problem, code="invalid")
+        return to_utc(value)
