@@ -13,6 +13,7 @@ written only when a status changes. Thresholds: settings.MONITORING_HEALTH.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -80,7 +81,13 @@ def assess(counts: dict[str, int], last_received: datetime | None, now: datetime
     return Assessment(Status.NORMAL, severity, summary)
 
 
-def apply_assessment(health: SystemHealth, proposal: Assessment, now: datetime, t: Thresholds) -> str | None:
+def apply_assessment(
+    health: SystemHealth,
+    proposal: Assessment,
+    now: datetime,
+    t: Thresholds,
+    since_streak: Callable[[datetime], Assessment] | None = None,
+) -> str | None:
     """Advance ``health``'s state machine (unsaved). Returns the old status if it changed.
 
     A worse proposal starts (or continues) a pending streak; it is confirmed once the
@@ -88,6 +95,12 @@ def apply_assessment(health: SystemHealth, proposal: Assessment, now: datetime, 
     severe proposal of the streak (WARNING then CRITICAL for five minutes each confirms
     WARNING). The streak restarts when the previous evaluation is more than a window
     ago, since the logs in between were never looked at.
+
+    ``since_streak(start)`` assesses only the logs from ``start`` to now. Each evaluation
+    looks back a whole window, so one burst of errors is proposed by every evaluation
+    until it leaves the window, longer than the debounce time when that is the shorter:
+    before confirming, the logs since the streak began must propose a worse status on
+    their own. If they do not, the streak starts again now (the burst was a blip).
     """
     previous_evaluation, health.evaluated_at = health.evaluated_at, now
     current = Status(health.status)
@@ -126,6 +139,21 @@ def apply_assessment(health: SystemHealth, proposal: Assessment, now: datetime, 
             f"{pending_for.total_seconds() / 60:.0f} of {t.debounce_minutes} min"
         )
         return None
+    if since_streak is not None:
+        persisted = since_streak(health.pending_since)
+        if Status.rank(persisted.status) <= Status.rank(current) or persisted.status == Status.UNKNOWN:
+            health.pending_status, health.pending_severity, health.pending_since = (
+                proposal.status,
+                proposal.severity,
+                now,
+            )
+            health.reason = (
+                f"{proposal.reason}; {proposal.status} pending again: the logs since it was first "
+                f"proposed {pending_for.total_seconds() / 60:.0f} min ago are {persisted.status}"
+            )
+            return None
+        if persisted.severity < health.pending_severity:
+            health.pending_status, health.pending_severity = persisted.status, persisted.severity
     confirmed = Status(health.pending_status)
     health.status, health.severity, health.since = confirmed, health.pending_severity, now
     health.reason = (
@@ -182,7 +210,15 @@ def evaluate_health(*, now: datetime | None = None) -> Evaluation:
                     evaluated_at=now,
                 )
             )
-            old = apply_assessment(health, proposal, now, t)
+            old = apply_assessment(
+                health,
+                proposal,
+                now,
+                t,
+                since_streak=lambda start, c=component, seen=last_received: assess(
+                    selectors.level_counts(c, start, now), seen, now, t
+                ),
+            )
             health.save()
             if old is not None:
                 transitions.append(_record(health, old, now))

@@ -155,3 +155,30 @@ def test_a_spike_that_lasts_is_confirmed_by_the_periodic_evaluation(settings):
 
     transitions = list(HealthTransition.objects.values_list("old_status", "new_status", "at"))
     assert transitions == [("UNKNOWN", "CRITICAL", NOW + timedelta(minutes=11))]
+
+
+@pytest.mark.django_db
+def test_one_burst_seen_by_every_evaluation_of_its_window_is_not_confirmed(settings):
+    # A one-second burst stays in the 15-minute window for 15 minutes, longer than the
+    # 10-minute debounce: every evaluation in between proposes CRITICAL.
+    settings.MONITORING_HEALTH = thresholds_setting()
+    start = timezone.now() - timedelta(minutes=20)
+    log_burst("api", errors=30, ok=20, at=start)
+    for minute in range(1, 17):
+        log_burst("api", errors=0, ok=10, at=start + timedelta(minutes=minute, seconds=30))
+        evaluate_health(now=start + timedelta(minutes=minute, seconds=45))
+
+    escalations = HealthTransition.objects.filter(component="api", new_status__in=[Status.WARNING, Status.CRITICAL])
+    assert list(escalations.values_list("new_status", flat=True)) == []
+    assert SystemHealth.objects.get(component="api").status == Status.NORMAL
+
+
+@pytest.mark.django_db
+def test_errors_that_go_on_are_confirmed_after_the_debounce_time(settings):
+    settings.MONITORING_HEALTH = thresholds_setting()
+    start = timezone.now() - timedelta(minutes=20)
+    for minute in range(0, 12):
+        log_burst("api", errors=10, ok=10, at=start + timedelta(minutes=minute, seconds=30))
+        evaluate_health(now=start + timedelta(minutes=minute, seconds=45))
+
+    assert SystemHealth.objects.get(component="api").status == Status.CRITICAL

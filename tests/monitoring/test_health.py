@@ -37,10 +37,11 @@ class TestAssess:
 class TestEvaluation:
     def test_it_escalates_after_the_debounce_and_records_one_transition(self, settings):
         settings.MONITORING_HEALTH = thresholds_setting()
-        log_burst("api", errors=30, ok=70, at=NOW - timedelta(minutes=5))
         log_burst("worker", errors=0, ok=50, at=NOW - timedelta(minutes=5))
 
         for step in range(5):  # every 2.5 minutes: the last one 10 minutes after the first
+            # The errors go on (a single burst would not be confirmed: test_debounce.py).
+            log_burst("api", errors=30, ok=70, at=NOW + timedelta(seconds=step * 150 - 10))
             evaluate_health(now=NOW + timedelta(seconds=step * 150))
 
         api, worker = SystemHealth.objects.get(component="api"), SystemHealth.objects.get(component="worker")
@@ -51,8 +52,8 @@ class TestEvaluation:
         assert ("worker", "UNKNOWN", "NORMAL") in transitions
         assert len(transitions) == 2, "transitions only on change"
         assert MonitoringResult.objects.filter(source="api").count() == 5
-        result = MonitoringResult.objects.filter(source="api").first()
-        assert (result.total, result.counts["error"], result.error_rate) == (100, 30, 0.3)
+        first = MonitoringResult.objects.filter(source="api").last()  # newest first
+        assert (first.total, first.counts["error"], first.error_rate) == (100, 30, 0.3)
 
     def test_a_source_gone_silent_becomes_unknown(self, settings):
         settings.MONITORING_HEALTH = thresholds_setting()
