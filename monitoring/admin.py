@@ -295,7 +295,7 @@ class SystemHealthAdmin(HealthColumns, ReadOnlyAdmin):
     def status_badge(self, obj):
         return badge(obj.status, STATUS_COLOURS[obj.status])
 
-    @admin.action(description="Evaluate every component's health now")
+    @admin.action(description="Evaluate every component's health now", permissions=["change"])
     def evaluate_now(self, request, queryset):
         evaluation = services.evaluate_health(now=timezone.now())
         components, changes = len(evaluation.results), len(evaluation.transitions)

@@ -1,6 +1,6 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, PolymorphicProxySerializer, extend_schema
-from rest_framework import exceptions, mixins, permissions, status, viewsets
+from rest_framework import exceptions, mixins, permissions, status
 from rest_framework.response import Response
 
 from monitoring import ingest, selectors, services
@@ -22,7 +22,7 @@ from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
 from veritas.api.parsers import RawBody, RawJSONParser, RawNDJSONParser
 from veritas.api.permissions import IsStaff, ModelPermissions
-from veritas.api.views import APIView
+from veritas.api.views import APIView, GenericViewSet
 
 
 class NewestLogsFirst(CursorPagination):
@@ -49,7 +49,7 @@ class LogSchema(AutoSchema):
 
 
 @extend_schema(tags=["monitoring"])
-class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class LogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """Logs: bulk ingestion, listing newest first, one log by id."""
 
     queryset = MonitoringLog.objects.all()
@@ -215,7 +215,7 @@ class RetireComponentView(APIView):
 
 
 @extend_schema(tags=["monitoring"])
-class HealthHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class HealthHistoryViewSet(mixins.ListModelMixin, GenericViewSet):
     """Status changes, newest first."""
 
     queryset = HealthTransition.objects.all()
@@ -226,7 +226,7 @@ class HealthHistoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 @extend_schema(tags=["monitoring"])
-class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """Health evaluation results, newest first."""
 
     queryset = MonitoringResult.objects.all()

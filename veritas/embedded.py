@@ -45,7 +45,8 @@ SUPERUSER = "postgres"
 ROOT_SERVER_USER = "pgserver"
 # pg_ctl runs the server through /bin/sh with the data folder inside double quotes: these
 # characters would be interpreted there, not passed on.
-PG_CTL_UNSAFE_CHARACTERS = frozenset('"$`\\\n')
+# "," too: PostgreSQL splits unix_socket_directories on commas.
+PG_CTL_UNSAFE_CHARACTERS = frozenset('"$`\\\n,')
 
 
 # pgserver computes a runtime folder when imported (we do not use it); without

@@ -5,8 +5,8 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import models
-from django.db.models.signals import post_delete, post_save
+from django.db import models, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -20,12 +20,21 @@ from veritas import keys
 
 
 def forget_tokens(prefixes: Iterable[str]) -> None:
-    cache.delete_many([PersonalToken.cache_key(prefix) for prefix in prefixes])
+    """Drop cached tokens now, and again when the transaction commits: until then another
+    thread may read (and cache) the old row."""
+    keys = [PersonalToken.cache_key(prefix) for prefix in prefixes]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+# User fields a cached token carries that decide what it may do.
+USER_FIELDS_OF_TOKENS = {"is_active", "password", "is_staff", "is_superuser"}
 
 
 class UserQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        if not kwargs.keys() & {"is_active", "password"}:
+        if not kwargs.keys() & USER_FIELDS_OF_TOKENS:
             return super().update(**kwargs)
         prefixes = list(PersonalToken.objects.filter(user__in=self.values("pk")).values_list("prefix", flat=True))
         updated = super().update(**kwargs)
@@ -183,3 +192,15 @@ class RateLimitCounter(models.Model):
 
     def __str__(self):
         return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.count}"
+
+
+# A user's own permissions or groups changed: the cached copies carry the old permissions.
+@receiver(m2m_changed, sender=User.user_permissions.through, dispatch_uid="veritas.forget_tokens_on_permissions")
+@receiver(m2m_changed, sender=User.groups.through, dispatch_uid="veritas.forget_tokens_on_groups")
+def _forget_tokens_on_permission_change(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    users = [instance.pk] if not reverse else list(pk_set or [])
+    if reverse and action == "post_clear":
+        return  # a group or permission emptied: reaches other users within TOKEN_CACHE_SECONDS
+    forget_tokens(PersonalToken.objects.filter(user__in=users).values_list("prefix", flat=True))

@@ -35,7 +35,8 @@ SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else
 if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to 50 or more random characters when DEBUG is false, e.g. "
-        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. For development set DEBUG=true "
+        "(delete .env and run `make run` to have one written)."
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEBUG else [])

@@ -36,3 +36,18 @@ def test_a_plain_view_refuses_unknown_parameters(api_client):
 
 def test_credentials_are_checked_before_parameters(anon_client):
     assert anon_client.get("/api/v1/me/?verbose=1").status_code == 401
+
+
+def test_a_write_refuses_query_parameters(client, owner):
+    client.force_login(owner)
+
+    response = client.post("/api/v1/tokens/?sorce=x", {"name": "n"}, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "sorce" in response.json()["fields"]
+    assert not PersonalToken.objects.filter(name="n").exists()
+
+
+def test_a_method_the_view_lacks_stays_a_405_whatever_the_parameters(api_client):
+    assert api_client.delete("/api/v1/me/?verbose=1").status_code == 405
+    assert api_client.put("/api/v1/tokens/?x=1", {}, format="json").status_code == 405

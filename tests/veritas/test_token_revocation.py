@@ -117,6 +117,7 @@ def test_with_another_cache_backend_a_malformed_value_is_still_a_401(anon_client
     response = anon_client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer vtp_x y.z")
 
     assert response.status_code == 401
+    assert "Malformed" in response.json()["detail"], "refused on its form, not after a lookup"
 
 
 def test_the_token_scheme_gets_a_hint_to_use_bearer(anon_client, cached):
@@ -124,3 +125,26 @@ def test_the_token_scheme_gets_a_hint_to_use_bearer(anon_client, cached):
 
     assert response.status_code == 401
     assert "Authorization: Bearer" in response.json()["detail"]
+
+
+def test_losing_a_permission_is_seen_at_once(cached, owner, anon_client):
+    from django.contrib.auth.models import Permission
+
+    view_logs = Permission.objects.get(codename="view_monitoringlog")
+    owner.user_permissions.add(view_logs)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {cached.value}"}
+    assert anon_client.get("/api/v1/monitoring/logs/", **headers).status_code == 200
+
+    owner.user_permissions.remove(view_logs)
+
+    assert anon_client.get("/api/v1/monitoring/logs/", **headers).status_code == 403
+
+
+def test_losing_superuser_status_in_bulk_is_seen_at_once(cached, owner, anon_client):
+    get_user_model().objects.filter(pk=owner.pk).update(is_superuser=True)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {cached.value}"}
+    assert anon_client.get("/api/v1/monitoring/logs/", **headers).status_code == 200
+
+    get_user_model().objects.filter(pk=owner.pk).update(is_superuser=False)
+
+    assert anon_client.get("/api/v1/monitoring/logs/", **headers).status_code == 403

@@ -62,7 +62,6 @@ def test_it_needs_credentials(anon_client):
     [
         ({}, "name"),
         ({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
-        ({"name": "x", "user": "ghost"}, "user"),
         ({"name": "x", "scope": "all"}, "scope"),
     ],
 )
@@ -74,6 +73,15 @@ def test_bad_input_is_a_400_naming_the_field_and_issues_nothing(client, owner, b
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert not PersonalToken.objects.exists()
+
+
+def test_a_superuser_naming_an_unknown_user_gets_a_400(client, make_user):
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+
+    response = client.post("/api/v1/tokens/", {"name": "x", "user": "ghost"}, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "user" in response.json()["fields"]
 
 
 def test_it_issues_an_expiring_token(client, owner):
@@ -92,3 +100,24 @@ def test_tokens_cannot_be_changed_in_place(client, owner, owner_token):
     client.force_login(owner)
 
     assert client.put(f"/api/v1/tokens/{owner_token.pk}/", {}, content_type="application/json").status_code == 405
+
+
+def test_a_non_superuser_cannot_probe_which_usernames_exist(client, owner, stranger):
+    client.force_login(owner)
+
+    real = client.post("/api/v1/tokens/", {"name": "x", "user": "stranger"}, content_type="application/json")
+    ghost = client.post("/api/v1/tokens/", {"name": "x", "user": "ghost"}, content_type="application/json")
+
+    assert real.status_code == ghost.status_code == 403
+    assert real.json()["detail"] == ghost.json()["detail"]
+
+
+def test_an_expiry_without_a_utc_offset_is_refused(client, owner):
+    client.force_login(owner)
+
+    response = client.post(
+        "/api/v1/tokens/", {"name": "x", "expires_at": "2099-01-01T00:00:00"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "UTC offset" in response.json()["fields"]["expires_at"][0]

@@ -4,7 +4,7 @@ from rest_framework import exceptions, mixins, serializers, status, views, views
 from rest_framework.response import Response
 
 from veritas.api.filters import reject_unknown_query_params
-from veritas.api.serializers import StrictSerializer
+from veritas.api.serializers import StrictSerializer, UTCDateTimeField
 from veritas.models import PersonalToken, User
 
 
@@ -27,7 +27,22 @@ class APIView(views.APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        reject_unknown_query_params(request, self.allowed_query_params)
+        if request.method in self.allowed_methods:  # else DRF's 405, after initial()
+            reject_unknown_query_params(request, self.allowed_query_params)
+
+
+class GenericViewSet(viewsets.GenericViewSet):
+    """The base of the API's viewsets: reads take the query parameters of their filters and
+    pagination (veritas.api.filters.FilterBackend); writes take none but
+    ``allowed_query_params``, so ``POST …/?sorce=x`` is a 400 too."""
+
+    allowed_query_params: frozenset[str] = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A method the view lacks stays a 405 (DRF answers it after initial()).
+        if request.method in self.allowed_methods and request.method not in ("GET", "HEAD", "OPTIONS"):
+            reject_unknown_query_params(request, self.allowed_query_params)
 
 
 class MeView(APIView):
@@ -60,7 +75,7 @@ class TokenSerializer(serializers.ModelSerializer):
 
 class TokenCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100, help_text="What the token is for, e.g. 'grading script'.")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: never.")
+    expires_at = UTCDateTimeField(required=False, allow_null=True, help_text="With a UTC offset. Default: never.")
     user = serializers.SlugRelatedField(
         slug_field="username",
         queryset=User.objects.all(),
@@ -83,7 +98,7 @@ class IssuedTokenSerializer(TokenSerializer):
 
 
 @extend_schema(tags=["core"])
-class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """Your personal API tokens (a superuser sees everyone's). Issue one, list them, revoke one.
 
     Issuing needs a session (a login to the admin): a token cannot mint tokens, so a leaked
@@ -102,6 +117,9 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request):
         if request.auth is not None:
             raise exceptions.PermissionDenied("Issue tokens from a login session (the admin), not with a token.")
+        if "user" in request.data and not request.user.is_superuser:
+            # Refused before the name is looked up: a 400 "no such user" would tell who exists.
+            raise exceptions.PermissionDenied("Only a superuser may issue a token for another user.")
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         token, value = PersonalToken.issue(
