@@ -1,10 +1,12 @@
 """Point: only a superuser may issue a token for someone else, by any route."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from veritas.models import PersonalToken
 
@@ -123,10 +125,6 @@ def test_a_token_cannot_mint_tokens(api_client):
 
 
 def test_the_token_list_shows_each_tokens_state_and_filters_by_it(client, root, owner):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     PersonalToken.issue(user=owner, name="in use")
     revoked, _ = PersonalToken.issue(user=owner, name="old")
     revoked.revoke()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import CacheKeyWarning
 from django.test import override_settings
 from django.utils import timezone
@@ -128,8 +129,6 @@ def test_the_token_scheme_gets_a_hint_to_use_bearer(anon_client, cached):
 
 
 def test_losing_a_permission_is_seen_at_once(cached, owner, anon_client):
-    from django.contrib.auth.models import Permission
-
     view_logs = Permission.objects.get(codename="view_monitoringlog")
     owner.user_permissions.add(view_logs)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {cached.value}"}
