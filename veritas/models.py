@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -204,3 +205,84 @@ def _forget_tokens_on_permission_change(sender, instance, action: str, reverse: 
     if reverse and action == "post_clear":
         return  # a group or permission emptied: reaches other users within TOKEN_CACHE_SECONDS
     forget_tokens(PersonalToken.objects.filter(user__in=users).values_list("prefix", flat=True))
+
+
+class ActionLogQuerySet(models.QuerySet):
+    """Append-only: no update through the ORM (a database trigger refuses raw UPDATEs too),
+    and deletion only through retention (``veritas.audit.prune``)."""
+
+    def update(self, **kwargs):
+        raise PermissionDenied("Audit entries are append-only.")
+
+    def delete(self):
+        raise PermissionDenied("Audit entries are deleted only by retention: manage.py prune_actions.")
+
+    def visible_to(self, user) -> "ActionLogQuerySet":
+        from veritas import audit
+
+        return audit.visible_to(self, user)
+
+
+class ActionLog(models.Model):
+    """One write, by whom, through which door (API, admin, command), with what changed.
+
+    Written only by ``veritas.audit.record`` (every app's services call it), never changed;
+    rows older than the retention are deleted by ``manage.py prune_actions``. ``scope_type``
+    and ``scope_id`` name the record the entry belongs to for scoping (e.g. the student an
+    assessment is about): whoever may see that record may see the entry.
+    """
+
+    class Via(models.TextChoices):
+        API = "api"
+        ADMIN = "admin"
+        COMMAND = "command"
+        SYSTEM = "system"
+
+    at = models.DateTimeField(db_default=models.functions.Now(), db_index=True)
+    # No database constraint and nothing done on the user's deletion: an entry keeps the id
+    # of who acted (the trigger refuses updates, so SET_NULL could not work).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    # The actor's username at the time (kept when the user is deleted), or the command and
+    # operating-system user for management commands.
+    actor_name = models.CharField(max_length=150)
+    via = models.CharField(max_length=10, choices=Via.choices)
+    verb = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=100, help_text="app_label.model")
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    scope_type = models.CharField(max_length=100, blank=True)
+    scope_id = models.BigIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ActionLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            # Newest first (the API's cursor and the admin's list), one object's history,
+            # one scope's history (a student's entries), one actor's.
+            models.Index(models.F("at").desc(), models.F("id").desc(), name="actionlog_time_idx"),
+            models.Index(fields=["object_type", "object_id"], name="actionlog_object_idx"),
+            models.Index(fields=["scope_type", "scope_id"], name="actionlog_scope_idx"),
+            models.Index(fields=["actor", "at"], name="actionlog_actor_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_name} {self.verb} {self.object_type} {self.object_repr or self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionDenied("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("Audit entries are deleted only by retention: manage.py prune_actions.")

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "veritas.request_id.RequestIDMiddleware",
+    "veritas.audit.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -250,6 +251,16 @@ MONITORING_HEALTH_INTERVAL_SECONDS = env.int("MONITORING_HEALTH_INTERVAL_SECONDS
 # Ingestion refuses a log dated more than this ahead of the server's clock (a client clock
 # gone wrong); the tolerance covers ordinary clock skew.
 MONITORING_MAX_FUTURE_SECONDS = env.int("MONITORING_MAX_FUTURE_SECONDS", default=300)
+
+# --- dashboard -----------------------------------------------------------------------------
+# Mastery (dashboard/performance.py), by the Canvas methods: the decaying average's weight of
+# the newest score; n-mastery needs N scores at or above THRESHOLD percent. The stored
+# performance records use them: after changing one, run `manage.py recompute_performance`.
+DASHBOARD_MASTERY = {
+    "DECAYING_WEIGHT": env.float("DASHBOARD_DECAYING_WEIGHT", default=0.65),
+    "THRESHOLD": env.float("DASHBOARD_MASTERY_THRESHOLD", default=60.0),
+    "N": env.int("DASHBOARD_N_MASTERY", default=3),
+}
 
 # --- security ---------------------------------------------------------------------------
 # Django 6 Content Security Policy. The admin and the Swagger UI (served by the split view,
