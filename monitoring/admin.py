@@ -11,6 +11,7 @@ from django.utils.timesince import timesince
 from monitoring import selectors, services
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status, SystemHealth
 from veritas import formats
+from veritas.admin import ReadOnlyAdmin as CoreReadOnlyAdmin
 from veritas.charts import Chart, Series
 from veritas.utc import HOUR, floor_hour
 
@@ -80,20 +81,11 @@ def moment_column(field: str, description: str, seconds: bool = False, relative:
     return column
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(CoreReadOnlyAdmin):
     """Rows written only by the monitoring services: staff read them, never edit them."""
 
     class Media:
         css = {"all": ["monitoring/admin.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SourceFilter(admin.SimpleListFilter):

@@ -1,10 +1,15 @@
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from veritas.models import PersonalToken, User
+from veritas import audit
+from veritas.formats import MISSING
+from veritas.models import ActionLog, PersonalToken, User
 
 TOKEN_STATE_COLOURS = {"active": "#2e7d32", "revoked": "#757575", "expired": "#ef6c00"}
 
@@ -112,3 +117,153 @@ class PersonalTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = queryset.revoke()
         self.message_user(request, f"Revoked {revoked} token{'' if revoked == 1 else 's'}.", messages.SUCCESS)
+
+
+# --- the audit trail -----------------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services (or the audit trail): read here, never added, changed
+    or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _value_text(value) -> str:
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value_text(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_value_text(item)}" for key, item in value.items()) or "none"
+    return str(value)
+
+
+def change_lines(changes: dict) -> list[tuple[str, str | None, str | None]]:
+    """An entry's ``changes`` as (field, before, after) texts: an update's fields before and
+    after, a creation's values (after only), a deletion's (before only), and other keys (a
+    bulk write's counts) as values after."""
+    before, after = changes.get("before") or {}, changes.get("after") or {}
+    lines = [
+        (key, _value_text(before[key]) if key in before else None, _value_text(after[key]) if key in after else None)
+        for key in dict.fromkeys([*before, *after])
+    ]
+    lines += [(key, None, _value_text(value)) for key, value in changes.items() if key not in ("before", "after")]
+    return lines
+
+
+def changes_html(changes: dict, limit: int | None = None):
+    """``score: 70.00 → 85.00`` one field a line (``limit`` lines, then how many more)."""
+    lines = change_lines(changes)
+    shown = lines if limit is None else lines[:limit]
+    parts = []
+    for field, before, after in shown:
+        if before is not None and after is not None:
+            parts.append(format_html("<strong>{}</strong>: {} → {}", field, before, after))
+        elif before is not None:
+            parts.append(format_html("<strong>{}</strong>: was {}", field, before))
+        else:
+            parts.append(format_html("<strong>{}</strong>: {}", field, after))
+    if len(lines) > len(shown):
+        parts.append(format_html("<em>and {} more</em>", len(lines) - len(shown)))
+    return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts)) if parts else MISSING
+
+
+def admin_link(label: str, object_type: str, object_id) -> str | None:
+    """The admin page of the record ``object_type`` ("app_label.model") ``object_id``, if the
+    admin has one."""
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+    if object_id in (None, "") or not admin.site.is_registered(model):
+        return None
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[object_id])
+    except NoReverseMatch:
+        return None
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(ActionLog)
+class ActionLogAdmin(ReadOnlyAdmin):
+    """The audit trail, read-only for everyone (entries are written by ``veritas.audit.record``
+    and deleted only by retention, ``manage.py prune_actions``). Staff read the entries
+    ``ActionLog.objects.visible_to`` gives them: their own and those about records they may
+    see; holders of ``veritas.view_actionlog`` read all."""
+
+    list_display = ["at_text", "who", "verb", "object_text", "changes_text"]
+    list_filter = [("actor_name", admin.AllValuesFieldListFilter), "via", "verb", "object_type"]
+    date_hierarchy = "at"
+    search_fields = ["=object_id", "object_repr"]
+    search_help_text = "An object's id (exactly) or a word of its name."
+    ordering = ["-at", "-id"]
+    actions = None
+    show_full_result_count = False  # no COUNT(*) over the whole trail
+    list_per_page = 50
+    fields = [
+        "at_text",
+        "actor_name",
+        "via",
+        "verb",
+        "object_type",
+        "object_link",
+        "changes_full",
+        "scope_text",
+        "request_id",
+        "client_address",
+    ]
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return audit.may_read(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return audit.may_read(request.user)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).visible_to(request.user)
+
+    @admin.display(description="at (UTC)", ordering="at")
+    def at_text(self, obj):
+        at = timezone.localtime(obj.at)
+        return format_html('<time datetime="{}">{}</time>', at.isoformat(), at.strftime("%Y-%m-%d %H:%M:%S"))
+
+    @admin.display(description="who", ordering="actor_name")
+    def who(self, obj):
+        return format_html('{}<br><span class="quiet">via {}</span>', obj.actor_name, obj.via)
+
+    @admin.display(description="object")
+    def object_text(self, obj):
+        return format_html('<span class="quiet">{}</span><br>{}', obj.object_type, self.object_link(obj))
+
+    @admin.display(description="object")
+    def object_link(self, obj):
+        label = obj.object_repr or obj.object_id or MISSING
+        if obj.verb == "delete":
+            return label
+        return admin_link(label, obj.object_type, obj.object_id) or label
+
+    @admin.display(description="changes")
+    def changes_text(self, obj):
+        return changes_html(obj.changes, limit=3)
+
+    @admin.display(description="changes")
+    def changes_full(self, obj):
+        return changes_html(obj.changes)
+
+    @admin.display(description="about")
+    def scope_text(self, obj):
+        if not obj.scope_type:
+            return MISSING
+        label = f"{obj.scope_type} {obj.scope_id}"
+        return admin_link(label, obj.scope_type, obj.scope_id) or label
