@@ -199,15 +199,7 @@ class ServiceForm(forms.ModelForm):
             self.add_error(None, str(error))
 
     def service_data(self) -> dict:
-        """The cleaned values, decimals with their model field's places ("18" → 18.00, as
-        stored and as the API sends them: else a correction's audit entry would see 20.00
-        become 20)."""
-        data = dict(self.cleaned_data)
-        for name, value in data.items():
-            if isinstance(value, Decimal):
-                places = self._meta.model._meta.get_field(name).decimal_places
-                data[name] = value.quantize(Decimal(1).scaleb(-places))
-        return data
+        return dict(self.cleaned_data)
 
     def add_service_errors(self, error: ValidationError) -> None:
         keyed = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}

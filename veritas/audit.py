@@ -30,6 +30,7 @@ import getpass
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -89,6 +90,9 @@ def snapshot(instance: models.Model, fields: list[str]) -> dict[str, Any]:
             values[name] = sorted(related.pk for related in getattr(instance, name).all())
         elif field.is_relation:
             values[name] = getattr(instance, field.attname)
+        elif isinstance(field, models.DecimalField) and getattr(instance, name) is not None:
+            # As stored: "18" entered and 18.00 read back are one value, not a change.
+            values[name] = Decimal(getattr(instance, name)).quantize(Decimal(1).scaleb(-field.decimal_places))
         else:
             values[name] = getattr(instance, name)
     return _json_ready(values)
