@@ -48,8 +48,8 @@ class CSVImportCommand(BaseCommand):
     def report_invalid(self, problems: dict[str, dict[str, list[str]]], limit: int = 50) -> None:
         ordered = sorted(problems.items(), key=lambda item: int(item[0].removeprefix("line ")))
         for key, fields in ordered[:limit]:
-            details = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items())
-            self.stderr.write(f"{key}: {details}")
+            for name, messages in fields.items():
+                self.stderr.write(f"{key}: {name}: {' '.join(messages)}")
         if len(problems) > limit:
             self.stderr.write(f"… and {len(problems) - limit} more invalid rows")
 
