@@ -100,17 +100,25 @@ def parse_json(body: bytes) -> list[tuple[str, AssessmentRow]]:
 
 def parse_csv(lines: Iterable[str], *, max_rows: int | None = MAX_ROWS) -> list[tuple[str, AssessmentRow]]:
     """CSV with a header line (student, kind, subject, score and optionally max_score,
-    taken_at, concept_modules, comment); problems keyed ``line N``."""
+    taken_at, concept_modules, comment); problems keyed ``line N`` (BatchInvalid)."""
+    valid, invalid = validate_csv(lines, max_rows=max_rows)
+    if invalid:
+        raise bulk.BatchInvalid(invalid)
+    return valid
+
+
+def validate_csv(
+    lines: Iterable[str], *, max_rows: int | None = MAX_ROWS
+) -> tuple[list[tuple[str, AssessmentRow]], dict[str, dict[str, list[str]]]]:
+    """As parse_csv, but the valid rows and the problems of the others together (for
+    ``import_assessments --skip-invalid``); only an unreadable file raises."""
     try:
         records = list(bulk.csv_records(lines))
     except csv.Error as error:
         raise bulk.BatchInvalid({}, parse_error=f"CSV parse error: {error}.") from None
     if max_rows is not None:
         bulk.check_size(len(records), max_rows)
-    valid, invalid = bulk.validate_records(_row, records)
-    if invalid:
-        raise bulk.BatchInvalid(invalid)
-    return valid
+    return bulk.validate_records(_row, records)
 
 
 @dataclass
@@ -127,12 +135,10 @@ class Report:
 def resolve(rows: list[tuple[str, AssessmentRow]], *, actor) -> tuple[list, dict]:
     """The rows with their student's and modules' ids, and the problems of rows naming a
     student the actor may not write (said the same way as one that does not exist: no
-    probing the register) or an unknown module."""
-    students = dict(
-        Student.objects.taught_by(actor)
-        .filter(external_id__in={row.student for _, row in rows})
-        .values_list("external_id", "pk")
-    )
+    probing the register) or an unknown module. ``actor`` None is an operator's command:
+    every student."""
+    writable = Student.objects.all() if actor is None else Student.objects.taught_by(actor)
+    students = dict(writable.filter(external_id__in={row.student for _, row in rows}).values_list("external_id", "pk"))
     modules = dict(
         ConceptModule.objects.filter(code__in={code for _, row in rows for code in row.concept_modules}).values_list(
             "code", "pk"

@@ -170,10 +170,14 @@ def _refresh_sql(shape: _Shape, restricted: bool) -> str:
                 {", ".join(f"{name} = EXCLUDED.{name}" for name in _VALUES)}, updated_at = EXCLUDED.updated_at
             WHERE {changed}
             RETURNING 1
+        ),
+        removed AS (
+            DELETE FROM {RECORDS} p
+            WHERE {in_scope}
+              AND NOT EXISTS (SELECT 1 FROM agg WHERE ({keys}) = ({", ".join("p." + key for key in shape.keys)}))
+            RETURNING 1
         )
-        DELETE FROM {RECORDS} p
-        WHERE {in_scope}
-          AND NOT EXISTS (SELECT 1 FROM agg WHERE ({keys}) = ({", ".join("p." + key for key in shape.keys)}))
+        SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM removed)
     """
 
 
@@ -199,12 +203,17 @@ def refresh(touched: Touched) -> None:
                 cursor.execute(_refresh_sql(shape, restricted=True), {**params, **arrays[scope]})
 
 
-def rebuild() -> None:
-    """Recompute every record (after a change of the mastery settings, or to repair)."""
+def rebuild() -> tuple[int, int]:
+    """Recompute every record (after a change of the mastery settings, or to repair).
+    Returns how many records were written (new or changed) and how many removed."""
     params = _parameters()
+    written = removed = 0
     with connection.cursor() as cursor:
         for shape in _SHAPES.values():
             cursor.execute(_refresh_sql(shape, restricted=False), params)
+            upserts, deletions = cursor.fetchone()
+            written, removed = written + upserts, removed + deletions
+    return written, removed
 
 
 def _differences_sql(shape: _Shape) -> str:

@@ -301,6 +301,9 @@ def create_draft(*, actor, student: Student, title: str, body: str = "") -> Draf
 @transaction.atomic
 def edit_draft(*, actor, draft: Draft, data: Mapping[str, Any]) -> Draft:
     _require_owner(actor, draft)
+    # The row as it is now (locked): a copy read before a submission or a review must
+    # neither pass the status check nor write its stale status and feedback back.
+    draft.refresh_from_db(from_queryset=Draft.objects.select_for_update())
     if draft.status not in Draft.EDITABLE:
         raise TransitionNotAllowed(draft, DraftStatus.DRAFT)
     before = {"title": draft.title, "words": word_count(draft.body)}
@@ -308,7 +311,7 @@ def edit_draft(*, actor, draft: Draft, data: Mapping[str, Any]) -> Draft:
         if name in data:
             setattr(draft, name, data[name])
     draft.full_clean()
-    draft.save()
+    draft.save(update_fields=["title", "body", "updated_at"])
     changes = audit.diff(before, {"title": draft.title, "words": word_count(draft.body)})
     audit.record("update", actor=actor, obj=draft, changes=changes, scope=draft.student)
     return draft

@@ -4,6 +4,8 @@ Used by ``POST /api/v1/monitoring/logs/`` and ``manage.py import_logs``. Validat
 pydantic's (its Rust core parses and checks 10,000 rows in milliseconds, where a DRF
 serializer per row takes a second); the rows go in with PostgreSQL COPY, and the
 per-hour counts that statistics read (LogRollup) are updated in the same transaction.
+The generic parts (batch errors keyed by row, NUL escapes, the size check) are
+veritas/bulk.py's, shared with the other apps' bulk input.
 
 Batches whose rows carry ``event_id`` go through a temporary staging table so that
 ``INSERT … ON CONFLICT DO NOTHING`` can skip rows already stored (idempotent re-sends);
@@ -16,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,22 +41,20 @@ from pydantic import (
 )
 
 from monitoring.models import Level, LogRollup, MonitoringLog
+from veritas.bulk import (  # noqa: F401 (BatchTooLarge: callers catch ingest.BatchTooLarge)
+    BatchInvalid,
+    BatchTooLarge,
+    check_size,
+    errors_by_row,
+    field_errors,
+    is_json_error,
+    replace_nul_escapes,
+)
 from veritas.utc import floor_hour, sql_floor_hour, to_utc
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
 MAX_MESSAGE_LENGTH = 20_000
-
-
-# PostgreSQL text and jsonb cannot hold NUL; log lines sometimes do. A JSON string can
-# only carry one as the escape \u0000 (preceded by an even number of backslashes): those
-# escapes become \ufffd (the replacement character) in the raw body, once, before parsing,
-# rather than costing the whole batch.
-_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def replace_nul_escapes(body: bytes) -> bytes:
-    return _NUL_ESCAPE.sub(rb"\1\\ufffd", body) if b"\\u0000" in body else body
 
 
 def _lower(value: Any) -> Any:
@@ -82,31 +81,6 @@ class LogEntry(BaseModel):
 
 _one = TypeAdapter(LogEntry)
 _many = TypeAdapter(list[LogEntry])
-
-
-class BatchInvalid(Exception):
-    """Validation failed; ``fields`` maps a row (index or line number) to field messages."""
-
-    def __init__(self, fields: dict, *, parse_error: str | None = None):
-        super().__init__(parse_error or "invalid rows")
-        self.fields = fields
-        self.parse_error = parse_error
-
-
-class BatchTooLarge(Exception):
-    pass
-
-
-def _is_json_error(error: ValidationError) -> bool:
-    return any(item["type"] == "json_invalid" for item in error.errors())
-
-
-def _field_errors(items) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
-    for item in items:
-        field = ".".join(str(part) for part in item["loc"]) or "row"
-        fields.setdefault(field, []).append(item["msg"])
-    return fields
 
 
 def latest_allowed(now: datetime | None = None) -> datetime:
@@ -139,11 +113,6 @@ def _refuse_future(entries: list[LogEntry], key: Callable[[int], str]) -> None:
     )
 
 
-def _check_size(rows: int) -> None:
-    if rows > MAX_ROWS:
-        raise BatchTooLarge(f"A batch holds at most {MAX_ROWS} rows; this one has {rows}.")
-
-
 def _looks_like_ndjson(body: bytes) -> bool:
     """Several JSON objects, one per line (only asked once parsing as JSON has failed)."""
     lines = [line for line in body.split(b"\n", 3)[:3] if line.strip()]
@@ -169,25 +138,22 @@ def parse_json(body: bytes) -> list[LogEntry]:
         try:
             entries = [_one.validate_json(replace_nul_escapes(stripped))]
         except ValidationError as error:
-            if _is_json_error(error):
+            if is_json_error(error):
                 raise _json_parse_error(error, stripped) from None
-            raise BatchInvalid({"0": _field_errors(error.errors(include_url=False))}) from None
+            raise BatchInvalid({"0": field_errors(error.errors(include_url=False))}) from None
         _refuse_future(entries, str)
         return entries
     try:
         entries = _many.validate_json(replace_nul_escapes(stripped))
     except ValidationError as error:
-        if _is_json_error(error):
+        if is_json_error(error):
             raise _json_parse_error(error, stripped) from None
         items = error.errors(include_url=False)
         if any(not item["loc"] for item in items):
             raise BatchInvalid({"non_field_errors": ["Expected a JSON object or an array of objects."]}) from None
-        _check_size(len(json.loads(stripped)))  # an oversized batch is 413 even when rows are bad
-        by_row: dict[int, list] = {}
-        for item in items:
-            by_row.setdefault(item["loc"][0], []).append({**item, "loc": item["loc"][1:]})
-        raise BatchInvalid({str(row): _field_errors(row_items) for row, row_items in sorted(by_row.items())}) from None
-    _check_size(len(entries))
+        check_size(len(json.loads(stripped)), MAX_ROWS)  # an oversized batch is 413 even when rows are bad
+        raise BatchInvalid(errors_by_row(items)) from None
+    check_size(len(entries), MAX_ROWS)
     _refuse_future(entries, str)
     return entries
 
@@ -195,16 +161,16 @@ def parse_json(body: bytes) -> list[LogEntry]:
 def parse_ndjson(body: bytes) -> list[LogEntry]:
     """One JSON object per line; blank lines are skipped; errors are keyed ``line N``."""
     lines = [(number, line) for number, line in enumerate(body.splitlines(), start=1) if line.strip()]
-    _check_size(len(lines))
+    check_size(len(lines), MAX_ROWS)
     entries, fields = [], {}
     for number, line in lines:
         try:
             entries.append(_one.validate_json(replace_nul_escapes(line)))
         except ValidationError as error:
-            if _is_json_error(error):
+            if is_json_error(error):
                 fields[f"line {number}"] = {"row": ["Not valid JSON."]}
             else:
-                fields[f"line {number}"] = _field_errors(error.errors(include_url=False))
+                fields[f"line {number}"] = field_errors(error.errors(include_url=False))
     if fields:
         raise BatchInvalid(fields)
     _refuse_future(entries, lambda i: f"line {lines[i][0]}")
@@ -449,8 +415,8 @@ def import_lines(
             except ValidationError as error:
                 problems = (
                     {"row": ["Not valid JSON."]}
-                    if _is_json_error(error)
-                    else _field_errors(error.errors(include_url=False))
+                    if is_json_error(error)
+                    else field_errors(error.errors(include_url=False))
                 )
                 report.invalid.append((number, problems))
                 progress(1)

@@ -41,3 +41,19 @@ def settings_in_child(env: dict, expression: str = "settings.DATABASES['default'
     result = run_python(code, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def aged_audit_entries(*days: int):
+    """Audit entries written ``days`` ago (verb ``v<days>``), for the retention tests; returns now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from veritas.models import ActionLog
+
+    now = timezone.now()
+    ActionLog.objects.bulk_create(
+        ActionLog(at=now - timedelta(days=d), actor_name="x", via="system", verb=f"v{d}", object_type="a.b")
+        for d in days
+    )
+    return now

@@ -58,6 +58,15 @@ def field_errors(items) -> dict[str, list[str]]:
     return fields
 
 
+def errors_by_row(items) -> dict[str, dict[str, list[str]]]:
+    """pydantic's error items of a list (``loc`` starting with the row's index) as
+    ``{"index": {field: [messages]}}``, rows in order."""
+    by_row: dict[int, list] = {}
+    for item in items:
+        by_row.setdefault(item["loc"][0], []).append({**item, "loc": item["loc"][1:]})
+    return {str(row): field_errors(row_items) for row, row_items in sorted(by_row.items())}
+
+
 def check_size(rows: int, max_rows: int) -> None:
     if rows > max_rows:
         raise BatchTooLarge(f"A batch holds at most {max_rows} rows; this one has {rows}.")
@@ -73,12 +82,9 @@ def validate_json_array[T](adapter: TypeAdapter[list[T]], body: bytes, *, max_ro
         items = error.errors(include_url=False)
         if any(not item["loc"] for item in items):
             raise BatchInvalid({"non_field_errors": ["Expected a JSON array of objects."]}) from None
-        by_row: dict[int, list] = {}
-        for item in items:
-            by_row.setdefault(item["loc"][0], []).append({**item, "loc": item["loc"][1:]})
-        if max(by_row) >= max_rows:  # an oversized batch is 413 even when rows are bad
+        if max(item["loc"][0] for item in items) >= max_rows:  # an oversized batch is 413 even when rows are bad
             raise BatchTooLarge(f"A batch holds at most {max_rows} rows; this one has more.") from None
-        raise BatchInvalid({str(row): field_errors(row_items) for row, row_items in sorted(by_row.items())}) from None
+        raise BatchInvalid(errors_by_row(items)) from None
     check_size(len(rows), max_rows)
     return rows
 
