@@ -75,6 +75,8 @@ def _throttled_operations(generator) -> set[tuple[str, str]]:
     operations = set()
     for path, _regex, method, callback in generator.endpoints or []:
         view_class = getattr(callback, "cls", None)
+        # As the schema's paths: {pk} becomes {id} (SCHEMA_COERCE_PATH_PK).
+        path = generator.coerce_path(path, method, view_class)
         for throttle in getattr(view_class, "throttle_classes", []):
             documents = getattr(throttle, "documents_429", None)
             if documents is None or documents(method):

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from veritas.api.schema import closed
+from veritas.models import ActionLog
 from veritas.utc import to_utc, utc_problem
 
 
@@ -27,3 +28,30 @@ class UTCDateTimeField(serializers.DateTimeField):
         if problem := utc_problem(value):
             raise serializers.ValidationError(problem, code="invalid")
         return to_utc(value)
+
+
+class ActionLogSerializer(serializers.ModelSerializer):
+    """One audit entry (veritas/audit.py)."""
+
+    actor = serializers.CharField(source="actor_name", help_text="The actor's username at the time, or the command.")
+    actor_id = serializers.IntegerField(allow_null=True, help_text="The acting user's id (kept if they are deleted).")
+
+    class Meta:
+        model = ActionLog
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_id",
+            "via",
+            "verb",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "scope_type",
+            "scope_id",
+            "request_id",
+            "client_address",
+        ]
+        read_only_fields = fields

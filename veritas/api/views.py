@@ -3,9 +3,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, views, viewsets
 from rest_framework.response import Response
 
-from veritas.api.filters import reject_unknown_query_params
-from veritas.api.serializers import StrictSerializer, UTCDateTimeField
-from veritas.models import PersonalToken, User
+from veritas.api.filters import ActionFilter, reject_unknown_query_params
+from veritas.api.pagination import CursorPagination
+from veritas.api.permissions import MayReadAudit
+from veritas.api.serializers import ActionLogSerializer, StrictSerializer, UTCDateTimeField
+from veritas.models import ActionLog, PersonalToken, User
 
 
 class MeSerializer(serializers.Serializer):
@@ -136,3 +138,30 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         """Revoke the token (it is kept, revoked, for the record)."""
         self.get_object().revoke()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NewestActionsFirst(CursorPagination):
+    ordering = ("-at", "-id")
+
+
+class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """The audit trail (veritas/audit.py), newest first: who wrote what, when, through which
+    door. Staff see their own entries and those about records they may see; holders of
+    ``veritas.view_actionlog`` see every entry. Each app registers a subclass naming its
+    ``object_types_prefix`` (e.g. ``"dashboard."``), so its router lists its own entries."""
+
+    serializer_class = ActionLogSerializer
+    filterset_class = ActionFilter
+    pagination_class = NewestActionsFirst
+    permission_classes = [MayReadAudit]
+    lookup_value_regex = r"\d+"
+    object_types_prefix = ""
+
+    def get_queryset(self):
+        entries = ActionLog.objects.all()
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular, building the schema
+            return entries.none()
+        entries = ActionLog.objects.visible_to(self.request.user)
+        if self.object_types_prefix:
+            entries = entries.filter(object_type__startswith=self.object_types_prefix)
+        return entries
