@@ -12,6 +12,7 @@ in one transaction.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,13 +99,22 @@ def parse_json(body: bytes) -> list[tuple[str, AssessmentRow]]:
     return [(str(index), row) for index, row in enumerate(bulk.validate_json_array(_rows, body, max_rows=MAX_ROWS))]
 
 
+REQUIRED_COLUMNS = tuple(name for name, info in AssessmentRow.model_fields.items() if info.is_required())
+
+
 def parse_csv(lines: Iterable[str], *, max_rows: int | None = MAX_ROWS) -> list[tuple[str, AssessmentRow]]:
-    """CSV with a header line (student, kind, subject, score and optionally max_score,
-    taken_at, concept_modules, comment); problems keyed ``line N``."""
+    """CSV with a header line (student, kind, subject, score, taken_at and optionally
+    max_score, concept_modules, comment); problems keyed ``line N``. A header without the
+    required columns (or no header at all) is one parse error, not a problem on every line."""
+    lines = iter(lines)
+    first = next(lines, "")
     try:
-        records = list(bulk.csv_records(lines))
+        header = next(csv.reader([first]), [])
+        records = list(bulk.csv_records(itertools.chain([first], lines)))
     except csv.Error as error:
         raise bulk.BatchInvalid({}, parse_error=f"CSV parse error: {error}.") from None
+    if missing := [column for column in REQUIRED_COLUMNS if column not in header]:
+        raise bulk.BatchInvalid({}, parse_error=f"CSV header (line 1) lacks the column(s): {', '.join(missing)}.")
     if max_rows is not None:
         bulk.check_size(len(records), max_rows)
     valid, invalid = bulk.validate_records(_row, records)
