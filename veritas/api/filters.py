@@ -43,6 +43,28 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (also 1 and 0, any case); anything else is a 400, where Django's
+    field would read it as "unknown" and the filter would silently not apply."""
+
+    widget = forms.TextInput
+    values = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, str) and value.strip().lower() in self.values:
+            return self.values[value.strip().lower()]
+        raise FormValidationError("Expected true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 def range_problem(since: datetime | None, until: datetime | None) -> str | None:
     """``until`` before ``since`` is a mistake, not an empty answer."""
     if since is not None and until is not None and until < since:
