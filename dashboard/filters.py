@@ -1,13 +1,15 @@
 import django_filters
 from django import forms
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 
 from dashboard.models import AssessmentKind, AssessmentLog, ConceptModule, Draft, DraftStatus, Student
-from veritas.api.filters import DateTimeFilter, FilterSet, TimeRangeForm
+from veritas.api.filters import BooleanFilter, DateTimeFilter, FilterSet, TimeRangeForm
 
 BIGINT_MAX = 2**63 - 1
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": BIGINT_MAX})
 class IdFilter(django_filters.NumberFilter):
     """A whole-number id (a decimal or an id no table can hold is a 400, not a guess)."""
 
@@ -22,7 +24,7 @@ class StudentFilter(FilterSet):
         method="filter_search", help_text="Text in the name, email or external id (case-insensitive)."
     )
     cohort = IdFilter(field_name="cohorts", help_text="Students of this cohort (its id).")
-    is_active = django_filters.BooleanFilter()
+    is_active = BooleanFilter()
 
     class Meta:
         model = Student

@@ -2,11 +2,14 @@
 (StrictSerializer: an unknown field is a 400) validate the body's form, and the services
 (dashboard/services.py) validate the rest, write and audit."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+import math
+
 from django.db.models.functions import Lower
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dashboard.models import (
+    EXTERNAL_ID,
     AssessmentKind,
     AssessmentLog,
     Cohort,
@@ -17,27 +20,12 @@ from dashboard.models import (
     Student,
 )
 from dashboard.selectors import METHODS
-from veritas.api.serializers import StrictSerializer, UTCDateTimeField
+from veritas.api.schema import closed, trimmed
+from veritas.api.serializers import LookupField, PrimaryKeyRelatedField, StrictSerializer, UTCDateTimeField
 from veritas.models import User
 
 # PositiveIntegerField's column is a PostgreSQL integer.
 INTEGER_MAX = 2**31 - 1
-
-
-class LookupField(serializers.SlugRelatedField):
-    """A related object named by a unique field other than its id (a username, a uuid, a
-    module code). A value that field cannot hold (a malformed uuid, a NUL character) reads as
-    "does not exist", like any unknown value, rather than reaching the database."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            if "\x00" in data:
-                self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
-            try:
-                self.get_queryset().model._meta.get_field(self.slug_field).to_python(data)
-            except DjangoValidationError:
-                self.fail("does_not_exist", slug_name=self.slug_field, value=data)
-        return super().to_internal_value(data)
 
 
 def _request_user(serializer):
@@ -49,7 +37,7 @@ def _request_user(serializer):
 
 class StudentSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text="The student's own login (username), if any."
+        slug_field="username", read_only=True, allow_null=True, help_text="The student's own login (username), if any."
     )
     cohorts = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="The ids of their cohorts.")
 
@@ -62,7 +50,9 @@ class StudentSerializer(serializers.ModelSerializer):
 class StudentUpdateSerializer(StrictSerializer):
     """PUT (every field but the optional ones) or PATCH (any of them)."""
 
-    external_id = serializers.CharField(max_length=64, help_text="The school's id, e.g. s001; unique.")
+    external_id = serializers.CharField(
+        max_length=64, validators=[EXTERNAL_ID], help_text="The school's id, e.g. s001; unique."
+    )
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254, help_text="Unique, whatever the case.")
     user = LookupField(
@@ -85,7 +75,9 @@ class StudentUpdateSerializer(StrictSerializer):
 
 
 class StudentCreateSerializer(StudentUpdateSerializer):
-    cohorts = serializers.PrimaryKeyRelatedField(
+    """A new student, optionally into cohorts."""
+
+    cohorts = PrimaryKeyRelatedField(
         many=True,
         queryset=Cohort.objects.none(),
         required=False,
@@ -117,6 +109,8 @@ class CohortSerializer(serializers.ModelSerializer):
 
 
 class CohortWriteSerializer(StrictSerializer):
+    """A cohort: PUT replaces the memberships it names, PATCH changes what it names."""
+
     name = serializers.CharField(max_length=200)
     term = serializers.CharField(max_length=50, help_text="E.g. 2026 autumn. A name is unique within its term.")
     staff = LookupField(
@@ -161,8 +155,10 @@ class ConceptModuleSerializer(serializers.ModelSerializer):
 
 
 class ConceptModuleWriteSerializer(StrictSerializer):
+    """A concept module; ``prerequisites`` by code."""
+
     subject = serializers.CharField(max_length=100)
-    code = serializers.CharField(max_length=50, help_text="Unique, e.g. ALG1.")
+    code = serializers.CharField(max_length=50, validators=[EXTERNAL_ID], help_text="Unique, e.g. ALG1.")
     name = serializers.CharField(max_length=200)
     order = serializers.IntegerField(min_value=0, max_value=INTEGER_MAX, required=False)
     description = serializers.CharField(allow_blank=True, required=False)
@@ -206,7 +202,39 @@ class AssessmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-SCORE = {"max_digits": 8, "decimal_places": 2}
+def _score_schema(pattern: str, minimum: float) -> dict:
+    return {
+        "oneOf": [
+            {"type": "string", "format": "decimal", "pattern": pattern},
+            {"type": "number", "minimum": minimum, "maximum": 999999.99, "multipleOf": 0.01},
+        ],
+        "example": "85.5",
+    }
+
+
+@extend_schema_field(_score_schema(r"^\d{1,6}(?:\.\d{1,2})?$", 0))
+class ScoreField(serializers.DecimalField):
+    """A score: 0 to 999999.99 with two decimal places at most, as a numeric string
+    ("85.5") or a JSON number (85.5; a float within rounding of a cent is taken as it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=8, decimal_places=2, min_value=0, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and math.isfinite(data) and abs(data - round(data, 2)) < 1e-6:
+            data = f"{round(data, 2):.2f}"  # 0.57 may arrive as 0.5700000000000001
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(_score_schema(r"^0*[1-9]\d{0,5}(?:\.\d{1,2})?$", 0.01))
+class MaxScoreField(ScoreField):
+    """A maximum score: above 0 (the schema's string pattern says 1 or more; 0.5 is taken too)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value <= 0:
+            raise serializers.ValidationError("Must be above 0.")
+        return value
 
 
 class AssessmentCorrectSerializer(StrictSerializer):
@@ -214,18 +242,13 @@ class AssessmentCorrectSerializer(StrictSerializer):
 
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     subject = serializers.CharField(max_length=100)
-    score = serializers.DecimalField(**SCORE, min_value=0, help_text="0 to max_score.")
-    max_score = serializers.DecimalField(**SCORE, default=100, help_text="Above 0; default 100.")
+    score = ScoreField(help_text="0 to max_score.")
+    max_score = MaxScoreField(default=100, help_text="Above 0; default 100.")
     taken_at = UTCDateTimeField(help_text="ISO 8601 with a UTC offset.")
     concept_modules = LookupField(
         many=True, slug_field="code", queryset=ConceptModule.objects.all(), required=False, help_text="Module codes."
     )
     comment = serializers.CharField(allow_blank=True, max_length=2000, required=False)
-
-    def validate_max_score(self, value):
-        if value <= 0:
-            raise serializers.ValidationError("Must be above 0.")
-        return value
 
     def validate(self, attrs):
         score = attrs.get("score", getattr(self.instance, "score", None))
@@ -237,6 +260,8 @@ class AssessmentCorrectSerializer(StrictSerializer):
 
 
 class AssessmentCreateSerializer(AssessmentCorrectSerializer):
+    """One assessment of a student you teach."""
+
     student = LookupField(
         slug_field="uuid",
         queryset=Student.objects.none(),
@@ -251,6 +276,8 @@ class AssessmentCreateSerializer(AssessmentCorrectSerializer):
             self.fields["student"].queryset = Student.objects.visible_to(_request_user(self))
 
 
+@closed
+@trimmed
 class AssessmentRowSerializer(serializers.Serializer):
     """One row of ``POST assessments/bulk/``, for the schema only: rows are validated by
     dashboard.ingest.AssessmentRow."""
@@ -258,8 +285,8 @@ class AssessmentRowSerializer(serializers.Serializer):
     student = serializers.CharField(max_length=64, help_text="The student's external_id.")
     kind = serializers.ChoiceField(choices=AssessmentKind.choices)
     subject = serializers.CharField(max_length=100)
-    score = serializers.DecimalField(**SCORE, min_value=0)
-    max_score = serializers.DecimalField(**SCORE, required=False, help_text="Default 100.")
+    score = ScoreField()
+    max_score = MaxScoreField(required=False, help_text="Default 100.")
     taken_at = serializers.DateTimeField(help_text="ISO 8601 with a UTC offset.")
     concept_modules = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, help_text="Module codes (CSV: 'A;B')."
@@ -364,15 +391,19 @@ class DraftDetailSerializer(DraftSerializer):
 
 
 class DraftWriteSerializer(StrictSerializer):
+    """A draft's title and body."""
+
     title = serializers.CharField(max_length=200)
     body = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)
 
 
 class ReturnDraftSerializer(StrictSerializer):
-    feedback = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, help_text="What to change; required, not blank."
-    )
+    """Feedback for the student."""
+
+    feedback = serializers.CharField(help_text="What to change: required, not blank.")
 
 
 class AcceptDraftSerializer(StrictSerializer):
+    """Optional closing feedback."""
+
     feedback = serializers.CharField(allow_blank=True, trim_whitespace=False, required=False)

@@ -58,12 +58,30 @@ WRITE_ACTIONS = ("create", "update", "partial_update")
 
 class WriteSchema(AutoSchema):
     """Writes take the view's ``write_serializer_class`` and answer with its output
-    serializer (``serializer_class``)."""
+    serializer (``serializer_class``). A body is required (``json_body``), except for the
+    view's ``optional_body_actions``."""
 
     def get_request_serializer(self):
         if getattr(self.view, "action", None) in WRITE_ACTIONS:
             return getattr(self.view, "write_serializer_class", None) or super().get_request_serializer()
         return super().get_request_serializer()
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and self.view.action not in getattr(self.view, "optional_body_actions", ()):
+            body["required"] = True
+        return body
+
+
+def json_body(request, *, optional=False):
+    """The request's JSON object; a write without a body at all is a 400 (an empty PATCH is
+    ``{}``), unless the body is ``optional``."""
+    data = request.data
+    if request.stream is None:  # no body at all (DRF then hands an empty dict or QueryDict)
+        if optional:
+            return {}
+        raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
+    return data
 
 
 class ServiceWrites:
@@ -82,7 +100,7 @@ class ServiceWrites:
 
     def validated(self, serializer_class, instance=None, partial=False) -> dict:
         body = serializer_class(
-            instance, data=self.request.data, partial=partial, context=self.get_serializer_context()
+            instance, data=json_body(self.request), partial=partial, context=self.get_serializer_context()
         )
         body.is_valid(raise_exception=True)
         return dict(body.validated_data)
@@ -392,6 +410,8 @@ class AssessmentViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMod
 
 # --- drafts -------------------------------------------------------------------------------------
 
+CONFLICT = OpenApiResponse(description="The draft's status does not allow it; the detail names the allowed moves.")
+
 
 @extend_schema(tags=["dashboard"])
 class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
@@ -405,6 +425,8 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     filterset_class = DraftFilter
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "head", "options"]
+    schema = WriteSchema()
+    optional_body_actions = ("accept",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -420,8 +442,8 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
             exc = Conflict(str(exc))
         return super().handle_exception(exc)
 
-    def body(self, serializer_class, partial=False) -> dict:
-        data = serializer_class(data=self.request.data, partial=partial)
+    def body(self, serializer_class, partial=False, optional=False) -> dict:
+        data = serializer_class(data=json_body(self.request, optional=optional), partial=partial)
         data.is_valid(raise_exception=True)
         return data.validated_data
 
@@ -440,7 +462,7 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         )
         return self.answer(draft, status.HTTP_201_CREATED)
 
-    @extend_schema(request=DraftWriteSerializer, responses=DraftDetailSerializer)
+    @extend_schema(request=DraftWriteSerializer, responses={200: DraftDetailSerializer, 409: CONFLICT})
     def partial_update(self, request, pk=None):
         """Edit the title or body: the owner, while the draft is a draft or returned."""
         draft = self.get_object()
@@ -448,19 +470,19 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
             services.edit_draft(actor=request.user, draft=draft, data=self.body(DraftWriteSerializer, partial=True))
         )
 
-    @extend_schema(request=None, responses=DraftDetailSerializer)
+    @extend_schema(request=None, responses={200: DraftDetailSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         """The owner submits (from draft or returned); the body is kept as a new version."""
         return self.answer(services.submit_draft(actor=request.user, draft=self.get_object()))
 
-    @extend_schema(request=None, responses=DraftDetailSerializer)
+    @extend_schema(request=None, responses={200: DraftDetailSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"], url_path="start-review")
     def start_review(self, request, pk=None):
         """Staff start reviewing a submitted draft."""
         return self.answer(services.start_review(actor=request.user, draft=self.get_object()))
 
-    @extend_schema(request=ReturnDraftSerializer, responses=DraftDetailSerializer)
+    @extend_schema(request=ReturnDraftSerializer, responses={200: DraftDetailSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"], url_path="return")
     def return_draft(self, request, pk=None):
         """Staff return a draft in review with feedback (required); the student may resubmit."""
@@ -468,12 +490,12 @@ class DraftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         feedback = self.body(ReturnDraftSerializer)["feedback"]
         return self.answer(services.return_draft(actor=request.user, draft=draft, feedback=feedback))
 
-    @extend_schema(request=AcceptDraftSerializer, responses=DraftDetailSerializer)
+    @extend_schema(request=AcceptDraftSerializer, responses={200: DraftDetailSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         """Staff accept a draft in review (final), with optional feedback."""
         draft = self.get_object()
-        feedback = self.body(AcceptDraftSerializer).get("feedback", "")
+        feedback = self.body(AcceptDraftSerializer, optional=True).get("feedback", "")
         return self.answer(services.accept_draft(actor=request.user, draft=draft, feedback=feedback))
 
 

@@ -267,3 +267,44 @@ def test_out_of_order_back_fills_through_the_api_stay_exact(client_for, teacher,
     record = PerformanceRecord.objects.get(student=student, scope="overall")
     assert (record.count, record.last, record.best) == (4, 90.0, 90.0)
     assert performance.differences() == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": 5}, "subject"),
+        ({"score": True}, "score"),
+        ({"score": [1]}, "score"),
+        ({"concept_modules": {"ALG1": 1}}, "concept_modules"),
+        ({"concept_modules": [1]}, "concept_modules"),
+        ({"student": 7}, "student"),
+        ({"score": 0.005}, "score"),
+    ],
+)
+def test_values_of_another_json_type_are_400_not_coerced(client_for, teacher, student, module, overrides, field):
+    response = client_for(teacher).post(URL, body(student, **overrides), format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+    assert not AssessmentLog.objects.exists()
+
+
+@pytest.mark.parametrize(("sent", "stored"), [(0.57, "0.57"), (85, "85.00"), ("99.5", "99.50")])
+def test_scores_as_numbers_or_strings(client_for, teacher, student, sent, stored):
+    response = client_for(teacher).post(URL, body(student, score=sent), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["score"] == stored
+
+
+def test_a_patch_without_a_body_is_400_and_an_empty_object_changes_nothing(
+    client_for, teacher, student, add_assessment
+):
+    assessment = add_assessment(student, 40)
+    client = client_for(teacher)
+
+    missing = client.generic("PATCH", f"{URL}{assessment.pk}/")
+    empty = client.patch(f"{URL}{assessment.pk}/", {}, format="json")
+
+    assert missing.status_code == 400 and missing.json()["code"] == "parse_error"
+    assert empty.status_code == 200 and empty.json()["score"] == "40.00"

@@ -187,3 +187,21 @@ def test_an_empty_array_creates_nothing_and_audits_nothing(client_for, teacher, 
 
     assert response.json() == {"rows": 0, "created": 0, "students": 0}
     assert not ActionLog.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["student,kind,subject,score\ns001,quiz,Math,5\n", "{}", "\n"])
+def test_a_csv_without_the_required_columns_is_one_parse_error(client_for, teacher, student, text):
+    response = post(client_for(teacher), text, content_type="text/csv")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert "taken_at" in response.json()["detail"]
+    assert not AssessmentLog.objects.exists()
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/json"])
+def test_no_body_at_all_is_a_parse_error(client_for, teacher, student, content_type):
+    response = post(client_for(teacher), "", content_type=content_type)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"

@@ -248,3 +248,12 @@ def test_put_replaces_the_memberships_it_names(client_for, dashboard_admin, coho
     assert response.status_code == 200
     assert response.json()["staff"] == []
     assert not cohort.staff.exists()
+
+
+def test_an_unknown_format_is_400_after_authentication(client_for, anon_client, teacher, cohort):
+    anonymous = anon_client.get(f"{URL}{cohort.pk}/overview/", {"format": "xml"})
+    known = client_for(teacher).get(f"{URL}{cohort.pk}/overview/", {"format": "xml"})
+
+    assert anonymous.status_code == 401
+    assert known.status_code == 400
+    assert "csv" in known.json()["fields"]["format"][0]

@@ -237,3 +237,25 @@ def test_a_write_with_a_query_parameter_is_400(client_for, dashboard_admin):
     assert response.status_code == 400
     assert "dry" in response.json()["fields"]
     assert not ActionLog.objects.exists()
+
+
+def test_json_types_are_not_coerced(client_for, dashboard_admin, student):
+    client = client_for(dashboard_admin)
+
+    blank_login = client.patch(url(student), {"user": ""}, format="json")
+    number_name = client.patch(url(student), {"name": 5}, format="json")
+    string_flag = client.patch(url(student), {"is_active": "no"}, format="json")
+    object_cohorts = client.post(URL, new(cohorts={}), format="json")
+    null_filter = client.get(URL, {"is_active": "null"})
+
+    for response, field in [
+        (blank_login, "user"),
+        (number_name, "name"),
+        (string_flag, "is_active"),
+        (object_cohorts, "cohorts"),
+        (null_filter, "is_active"),
+    ]:
+        assert response.status_code == 400, field
+        assert field in response.json()["fields"]
+    student.refresh_from_db()
+    assert (student.user.username, student.name, student.is_active) == ("pupil", "Ada Lovelace", True)
