@@ -2,7 +2,9 @@
 cohort, colleague = the co-teacher, stranger = another cohort's teacher)."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
+from dashboard import services
 from dashboard.models import Student
 from veritas.models import ActionLog
 
@@ -259,3 +261,17 @@ def test_json_types_are_not_coerced(client_for, dashboard_admin, student):
         assert field in response.json()["fields"]
     student.refresh_from_db()
     assert (student.user.username, student.name, student.is_active) == ("pupil", "Ada Lovelace", True)
+
+
+def test_staff_cannot_link_a_login_when_creating_either(client_for, teacher, cohort, make_user):
+    make_user("someone")
+
+    response = client_for(teacher).post(URL, new(cohorts=[cohort.pk], user="someone"), format="json")
+
+    assert response.status_code == 403
+    assert not Student.objects.filter(external_id="s002").exists()
+
+
+def test_the_service_refuses_the_link_too(teacher, cohort, make_user):
+    with pytest.raises(PermissionDenied):
+        services.create_student(actor=teacher, data={**new(), "user": make_user("someone")}, cohorts=[cohort])
