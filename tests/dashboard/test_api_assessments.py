@@ -308,3 +308,16 @@ def test_a_patch_without_a_body_is_400_and_an_empty_object_changes_nothing(
 
     assert missing.status_code == 400 and missing.json()["code"] == "parse_error"
     assert empty.status_code == 200 and empty.json()["score"] == "40.00"
+
+
+def test_writes_are_throttled_like_the_rest_of_the_api(client_for, teacher, student, settings):
+    settings.API_USER_WRITES_PER_MINUTE = 2
+    client = client_for(teacher)
+
+    statuses = [client.post(URL, body(student, score=score)).status_code for score in (1, 2, 3)]
+    bulk = client.generic("POST", f"{URL}bulk/", "[]", content_type="application/json")
+
+    assert statuses == [201, 201, 429]
+    assert bulk.status_code == 429
+    assert AssessmentLog.objects.count() == 2
+    assert client.get(URL).status_code == 200  # reads are not counted
