@@ -12,6 +12,7 @@ in one transaction.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,9 +99,12 @@ def parse_json(body: bytes) -> list[tuple[str, AssessmentRow]]:
     return [(str(index), row) for index, row in enumerate(bulk.validate_json_array(_rows, body, max_rows=MAX_ROWS))]
 
 
+REQUIRED_COLUMNS = tuple(name for name, info in AssessmentRow.model_fields.items() if info.is_required())
+
+
 def parse_csv(lines: Iterable[str], *, max_rows: int | None = MAX_ROWS) -> list[tuple[str, AssessmentRow]]:
-    """CSV with a header line (student, kind, subject, score and optionally max_score,
-    taken_at, concept_modules, comment); problems keyed ``line N`` (BatchInvalid)."""
+    """CSV with a header line (student, kind, subject, score, taken_at and optionally
+    max_score, concept_modules, comment); problems keyed ``line N`` (BatchInvalid)."""
     valid, invalid = validate_csv(lines, max_rows=max_rows)
     if invalid:
         raise bulk.BatchInvalid(invalid)
@@ -111,11 +115,18 @@ def validate_csv(
     lines: Iterable[str], *, max_rows: int | None = MAX_ROWS
 ) -> tuple[list[tuple[str, AssessmentRow]], dict[str, dict[str, list[str]]]]:
     """As parse_csv, but the valid rows and the problems of the others together (for
-    ``import_assessments --skip-invalid``); only an unreadable file raises."""
+    ``import_assessments --skip-invalid``). Only an unreadable file raises, and a header
+    without the required columns (or no header at all): one parse error, not a problem on
+    every line."""
+    lines = iter(lines)
+    first = next(lines, "")
     try:
-        records = list(bulk.csv_records(lines))
+        header = next(csv.reader([first]), [])
+        records = list(bulk.csv_records(itertools.chain([first], lines)))
     except csv.Error as error:
         raise bulk.BatchInvalid({}, parse_error=f"CSV parse error: {error}.") from None
+    if missing := [column for column in REQUIRED_COLUMNS if column not in header]:
+        raise bulk.BatchInvalid({}, parse_error=f"CSV header (line 1) lacks the column(s): {', '.join(missing)}.")
     if max_rows is not None:
         bulk.check_size(len(records), max_rows)
     return bulk.validate_records(_row, records)

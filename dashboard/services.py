@@ -72,6 +72,9 @@ def create_student(*, actor, data: Mapping[str, Any], cohorts: Iterable[Cohort] 
     cohorts = list(cohorts)
     if not may_create_student(actor, cohorts):
         raise PermissionDenied("Creating a student needs the dashboard.add_student permission or a cohort you teach.")
+    if data.get("user") is not None and not is_dashboard_admin(actor, "change"):
+        # As in update_student: whoever is linked sees the record as their own.
+        raise PermissionDenied("Linking a student to a login needs the dashboard.change_student permission.")
     student = Student()
     _save(student, _assign(student, data, STUDENT_FIELDS))
     for cohort in cohorts:

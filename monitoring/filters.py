@@ -1,28 +1,10 @@
-from datetime import datetime
-
 import django_filters
-from django import forms
 
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status
-from veritas.api.filters import DateTimeFilter, FilterSet
+from veritas.api.filters import DateTimeFilter, FilterSet, TimeRangeForm
 
 SINCE_HELP = "Inclusive; ISO 8601 with a UTC offset (Z, +05:30), as log timestamps."
 UNTIL_HELP = "Exclusive; ISO 8601 with a UTC offset, not before since."
-
-
-def range_problem(since: datetime | None, until: datetime | None) -> str | None:
-    """``until`` before ``since`` is a mistake, not an empty answer."""
-    if since is not None and until is not None and until < since:
-        return "Must not be before since."
-    return None
-
-
-class TimeRangeForm(forms.Form):
-    def clean(self):
-        cleaned = super().clean()
-        if problem := range_problem(cleaned.get("since"), cleaned.get("until")):
-            self.add_error("until", problem)
-        return cleaned
 
 
 class LogFilter(FilterSet):

@@ -1,8 +1,9 @@
 from rest_framework import serializers
 
-from monitoring.filters import SINCE_HELP, UNTIL_HELP, range_problem
+from monitoring.filters import SINCE_HELP, UNTIL_HELP
 from monitoring.ingest import MAX_MESSAGE_LENGTH
 from monitoring.models import HealthTransition, Level, MonitoringLog, MonitoringResult, Status, SystemHealth
+from veritas.api.filters import range_problem
 from veritas.api.schema import closed
 from veritas.api.serializers import UTCDateTimeField
 

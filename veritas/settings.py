@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthStatusEnum": "monitoring.models.Status",
         "LogLevelEnum": "monitoring.models.Level",
+        "DraftStatusEnum": "dashboard.models.DraftStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -5,9 +5,11 @@ Every response must be documented, match its schema, and never be a 5xx.
 """
 
 import contextlib
+import itertools
 import json
 import os
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 import pytest
 import schemathesis
@@ -16,6 +18,7 @@ from django.db import close_old_connections
 from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 
 from veritas.views import api_not_found
 from veritas.wsgi import application
@@ -56,6 +59,80 @@ def map_body(ctx, body):
     return body
 
 
+# The dashboard's rules no schema states (docs/dashboard.md, tested in tests/dashboard/): bodies
+# name objects that must exist (a student, cohorts, modules, users), some values must be unique
+# (external ids, emails, cohort names in a term, module codes), a score is at most max_score,
+# and prerequisites may not form a cycle. Generated bodies are mapped onto DASHBOARD's rows
+# (made by the `dashboard_data` fixture) and made unique, so that their real logic runs.
+DASHBOARD: dict = {}
+_unique = itertools.count(1)
+
+
+def _decimal(value, default):
+    try:
+        return Decimal(str(value if value is not None else default))
+    except InvalidOperation:
+        return Decimal(default)
+
+
+def _score_within_max(body, stored_max="100"):
+    if "score" in body or "max_score" in body:
+        score, maximum = _decimal(body.get("score"), "0"), _decimal(body.get("max_score"), stored_max)
+        if score > maximum:
+            score, maximum = maximum, score
+        body["score"], body["max_score"] = str(score), str(max(maximum, Decimal(1)))
+
+
+def _dashboard_body(path, method, body):
+    n = next(_unique)
+    if path.endswith("/assessments/bulk/"):
+        if isinstance(body, str):  # text/csv
+            row = f"{DASHBOARD['external_id']},quiz,Math,{n % 100},2026-10-01T09:00:00Z"
+            return f"student,kind,subject,score,taken_at\n{row}\n"
+        for row in body if isinstance(body, list) else []:
+            row.update(student=DASHBOARD["external_id"], concept_modules=[])
+            _score_within_max(row)
+        return body
+    if not isinstance(body, dict):
+        return body
+    if "external_id" in body:
+        body["external_id"] = f"{body['external_id'][:50]}-{n}"
+    if "email" in body:
+        body["email"] = f"fuzz{n}@example.com"
+    if "code" in body:
+        body["code"] = f"{body['code'][:40]}-{n}"
+    if "/cohorts/" in path and "name" in body:
+        body["name"] = f"{body['name'][:180]} {n}"
+    for key, value in [("user", None), ("cohorts", [DASHBOARD["cohort"]]), ("staff", ["fuzzer"]),
+                       ("students", [DASHBOARD["uuid"]]), ("prerequisites", []), ("concept_modules", [])]:  # fmt: skip
+        if key in body:
+            body[key] = value
+    if "/assessments/" in path:
+        if method == "POST":
+            body["student"] = DASHBOARD["uuid"]
+        _score_within_max(body)
+    return body
+
+
+def address_dashboard_rows(case):
+    """Schema-valid dashboard requests address DASHBOARD's rows (a random id is only ever a
+    404), with their bodies mapped as above. Invalid ones are left as generated: they must
+    fail. (Done when the case runs, not in a hook: the coverage phase builds its cases when
+    the tests are collected, before any row exists.)"""
+    path = case.operation.path
+    negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    if negative or not path.startswith("/api/v1/dashboard/"):
+        return
+    parameters = case.path_parameters or {}
+    if "uuid" in parameters:
+        parameters["uuid"] = DASHBOARD["uuid"]
+    if "id" in parameters:
+        resource = path.removeprefix("/api/v1/dashboard/").split("/")[0]
+        parameters["id"] = DASHBOARD["ids"].get(resource, parameters["id"])
+    if case.body is not None:
+        case.body = _dashboard_body(path, case.operation.method.upper(), case.body)
+
+
 # derandomize: the same examples every run, so CI is repeatable; raise VERITAS_FUZZ_EXAMPLES
 # (and unset derandomize with VERITAS_FUZZ_RANDOM=1) to hunt for new failures locally.
 FUZZ = settings(
@@ -84,9 +161,50 @@ def bearer(db, django_user_model, token_for):
     return {"Authorization": f"Bearer {token_for(admin)}"}
 
 
+@pytest.fixture
+def dashboard_data(bearer, django_user_model):
+    """One of each dashboard object, the fuzzing superuser on the cohort's staff."""
+    from dashboard import services
+    from dashboard.models import Cohort, ConceptModule, Student
+    from veritas.models import ActionLog
+
+    fuzzer = django_user_model.objects.get(username="fuzzer")
+    pupil = django_user_model.objects.create_user("fuzzpupil", password=None)
+    cohort = services.save_cohort(actor=fuzzer, data={"name": "Fuzz", "term": "2026", "staff": [fuzzer]})
+    student = services.create_student(
+        actor=fuzzer,
+        data={"external_id": "fz001", "name": "F", "email": "fz@example.com", "user": pupil},
+        cohorts=[cohort],
+    )
+    module = services.save_module(actor=fuzzer, data={"subject": "Math", "code": "FZ1", "name": "F"})
+    assessment = services.record_assessment(
+        actor=fuzzer,
+        student=student,
+        data={"kind": "quiz", "subject": "Math", "score": 50, "taken_at": datetime.now(UTC)},
+    )
+    draft = services.create_draft(actor=pupil, student=student, title="Fuzz")
+    services.submit_draft(actor=pupil, draft=draft)
+    DASHBOARD.update(
+        uuid=str(student.uuid),
+        external_id=student.external_id,
+        cohort=cohort.pk,
+        ids={
+            "cohorts": cohort.pk,
+            "concept-modules": module.pk,
+            "assessments": assessment.pk,
+            "drafts": draft.pk,
+            "actions": ActionLog.objects.filter(object_type__startswith="dashboard.").earliest("at").pk,
+        },
+    )
+    assert Student.objects.count() == Cohort.objects.count() == ConceptModule.objects.count() == 1
+    yield
+    DASHBOARD.clear()
+
+
 @schema.parametrize()
 @FUZZ
-def test_the_api_honours_its_schema(case, bearer):
+def test_the_api_honours_its_schema(case, bearer, dashboard_data):
+    address_dashboard_rows(case)
     case.call_and_validate(headers=bearer)
 
 

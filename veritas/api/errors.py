@@ -7,10 +7,14 @@
 for bulk input), its values lists of messages.
 """
 
+import contextlib
+from collections.abc import Iterator
+
 import psycopg
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 
+from veritas import bulk
 from veritas.request_id import get_request_id
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
@@ -44,6 +48,21 @@ def is_statement_timeout(exc: BaseException) -> bool:
     """A Django OperationalError caused by PostgreSQL cancelling the statement
     (statement_timeout, veritas/statement_timeout.py)."""
     return isinstance(exc.__cause__, psycopg.errors.QueryCanceled)
+
+
+@contextlib.contextmanager
+def batch_errors() -> Iterator[None]:
+    """A bulk endpoint's parsing and validation (veritas/bulk.py) in the API's terms: too many
+    rows is a 413, a body that does not parse a 400 ``parse_error``, invalid rows a 400 whose
+    ``fields`` are keyed by row (index or ``line N``)."""
+    try:
+        yield
+    except bulk.BatchTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except bulk.BatchInvalid as exc:
+        if exc.parse_error:
+            raise exceptions.ParseError(exc.parse_error) from None
+        raise exceptions.ValidationError(exc.fields) from None
 
 
 def error_body(status_code: int, code: str, detail, fields=None) -> dict:

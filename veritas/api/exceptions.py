@@ -3,7 +3,8 @@
 import math
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions
@@ -18,9 +19,24 @@ from veritas.api.errors import (
 )
 
 
+def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A model's or service's ValidationError (``full_clean``, a rule a service checks): its
+    fields as they are, its non-field messages under ``non_field_errors``, as DRF names them."""
+    if hasattr(exc, "error_dict"):
+        fields = {
+            ("non_field_errors" if name == NON_FIELD_ERRORS else name): messages
+            for name, messages in exc.message_dict.items()
+        }
+    else:
+        fields = {"non_field_errors": exc.messages}
+    return exceptions.ValidationError(fields)
+
+
 def _as_api_exception(exc):
     if isinstance(exc, exceptions.APIException):
         return exc
+    if isinstance(exc, DjangoValidationError):
+        return _validation_error(exc)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):

@@ -1,11 +1,14 @@
 from collections.abc import Iterable
+from datetime import datetime
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as FormValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
+from veritas.models import ActionLog
 from veritas.utc import to_utc, utc_problem
 
 
@@ -38,6 +41,64 @@ class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class DateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (also 1 and 0, any case); anything else is a 400, where Django's
+    field would read it as "unknown" and the filter would silently not apply."""
+
+    widget = forms.TextInput
+    values = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, str) and value.strip().lower() in self.values:
+            return self.values[value.strip().lower()]
+        raise FormValidationError("Expected true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+def range_problem(since: datetime | None, until: datetime | None) -> str | None:
+    """``until`` before ``since`` is a mistake, not an empty answer."""
+    if since is not None and until is not None and until < since:
+        return "Must not be before since."
+    return None
+
+
+class TimeRangeForm(forms.Form):
+    """The form of a filter set with ``since`` and ``until``: ``until`` before ``since`` is a
+    400 naming ``until``."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if problem := range_problem(cleaned.get("since"), cleaned.get("until")):
+            self.add_error("until", problem)
+        return cleaned
+
+
+class ActionFilter(FilterSet):
+    """The audit trail's filters (veritas.api.views.ActionViewSet)."""
+
+    actor = django_filters.CharFilter(field_name="actor_name", help_text="The actor's username at the time.")
+    verb = django_filters.CharFilter(help_text="create, update, delete, import, submit, …")
+    object_type = django_filters.CharFilter(help_text="app_label.model, e.g. dashboard.student.")
+    object_id = django_filters.CharFilter()
+    since = DateTimeFilter(field_name="at", lookup_expr="gte", help_text="Inclusive; ISO 8601 with a UTC offset.")
+    until = DateTimeFilter(
+        field_name="at", lookup_expr="lt", help_text="Exclusive; ISO 8601 with a UTC offset, not before since."
+    )
+
+    class Meta:
+        model = ActionLog
+        fields = ["actor", "verb", "object_type", "object_id", "since", "until"]
+        form = TimeRangeForm
 
 
 # DRF's URL_FORMAT_OVERRIDE: every endpoint accepts ?format=json.

@@ -54,3 +54,7 @@ class RawJSONParser(RawParser):
 
 class RawNDJSONParser(RawParser):
     media_type = "application/x-ndjson"
+
+
+class RawCSVParser(RawParser):
+    media_type = "text/csv"

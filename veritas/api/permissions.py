@@ -1,5 +1,7 @@
 from rest_framework import permissions
 
+from veritas import audit
+
 
 class ModelPermissions(permissions.DjangoModelPermissions):
     """Django model permissions, with the *view* permission required for reads too.
@@ -34,3 +36,21 @@ class IsStaff(permissions.IsAdminUser):
     """Staff members only (``is_staff``), saying so when refused."""
 
     message = "Staff only: this needs a staff account."
+
+
+class WriteModelPermissions(ModelPermissions):
+    """Model permissions for writes only: every authenticated user reads (the view's
+    ``get_queryset`` scopes what), while creating, changing and deleting need the model's
+    add/change/delete permission, refused (403, naming it) before the body is looked at."""
+
+    perms_map = {**ModelPermissions.perms_map, "GET": [], "HEAD": [], "OPTIONS": []}
+
+
+class MayReadAudit(permissions.BasePermission):
+    """The audit trail's readers (``veritas.audit.may_read``): staff, who see it scoped, and
+    holders of ``veritas.view_actionlog``, who see all of it."""
+
+    message = "Staff only: the audit trail needs a staff account or the veritas.view_actionlog permission."
+
+    def has_permission(self, request, view):
+        return audit.may_read(request.user)

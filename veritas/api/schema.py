@@ -32,11 +32,27 @@ METHODS = {"get", "put", "patch", "post", "delete"}
 _closed_components: set[str] = set()
 
 
+# Request components whose text fields refuse what DRF's CharField refuses (see trimmed()).
+_trimmed_components: set[str] = set()
+
+
+def _component_names(serializer_class) -> set[str]:
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return {name, f"{name}Request", f"Patched{name}Request"}
+
+
 def closed(serializer_class):
     """Class decorator: the schema of this request serializer says additionalProperties:
     false, because the endpoint rejects unknown fields (a typo is a 400, not ignored)."""
-    name = serializer_class.__name__.removesuffix("Serializer")
-    _closed_components.update({name, f"{name}Request"})
+    _closed_components.update(_component_names(serializer_class))
+    return serializer_class
+
+
+def trimmed(serializer_class):
+    """Class decorator: this request serializer's text fields behave as DRF's CharField —
+    no NUL character, and a required text is stripped before it is found blank — and its
+    schema says so with a pattern (a value of blanks only is not "valid data rejected")."""
+    _trimmed_components.update(_component_names(serializer_class))
     return serializer_class
 
 
@@ -45,6 +61,8 @@ def add_error_responses(result, generator, request, public):
     components["Error"] = ERROR_SCHEMA
     for name in _closed_components & set(components):
         components[name]["additionalProperties"] = False
+    for name in _trimmed_components & set(components):
+        _constrain_body_strings(components[name])
     ref = {"$ref": "#/components/schemas/Error"}
     throttled = _throttled_operations(generator)
     for path, operations in result.get("paths", {}).items():
@@ -67,6 +85,10 @@ def add_error_responses(result, generator, request, public):
                 responses.setdefault(
                     code, {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}
                 )
+            # Errors a view declares itself (409, 415, …) leave in the same shape.
+            for code, response in responses.items():
+                if code[0] in "45" and not response.get("content"):
+                    response["content"] = {"application/json": {"schema": ref}}
     return result
 
 
@@ -75,6 +97,8 @@ def _throttled_operations(generator) -> set[tuple[str, str]]:
     operations = set()
     for path, _regex, method, callback in generator.endpoints or []:
         view_class = getattr(callback, "cls", None)
+        # As the schema's paths: {pk} becomes {id} (SCHEMA_COERCE_PATH_PK).
+        path = generator.coerce_path(path, method, view_class)
         for throttle in getattr(view_class, "throttle_classes", []):
             documents = getattr(throttle, "documents_429", None)
             if documents is None or documents(method):
@@ -84,6 +108,15 @@ def _throttled_operations(generator) -> set[tuple[str, str]]:
 
 # Django's form fields refuse NUL characters; empty values are refused by our FilterSet.
 NO_NUL = "^[^\\x00]*$"
+# DRF's CharField strips a value before refusing it blank: at least one other character.
+NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+def _constrain_body_strings(component) -> None:
+    for schema in component.get("properties", {}).values():
+        for target in (schema, schema.get("items", {})):
+            if target.get("type") == "string" and not {"enum", "format", "pattern"} & set(target):
+                target["pattern"] = NOT_BLANK if target.get("minLength", 0) >= 1 else NO_NUL
 
 
 def _constrain_query_strings(operation) -> None:

@@ -1,11 +1,14 @@
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, views, viewsets
 from rest_framework.response import Response
 
-from veritas.api.filters import reject_unknown_query_params
-from veritas.api.serializers import StrictSerializer, UTCDateTimeField
-from veritas.models import PersonalToken, User
+from veritas.api.filters import ActionFilter, reject_unknown_query_params
+from veritas.api.pagination import CursorPagination
+from veritas.api.permissions import MayReadAudit
+from veritas.api.serializers import ActionLogSerializer, StrictSerializer, UTCDateTimeField
+from veritas.models import ActionLog, PersonalToken, User
 
 
 class MeSerializer(serializers.Serializer):
@@ -18,7 +21,33 @@ class MeSerializer(serializers.Serializer):
     auth = serializers.ChoiceField(choices=["token", "session"], help_text="How this request was authenticated.")
 
 
-class APIView(views.APIView):
+class NegotiatesAfterAuthentication:
+    """DRF picks the renderer before it authenticates, so ``?format=xml`` would be a 404 (and
+    an unanswerable Accept a 406) even without credentials. Here a failed negotiation is
+    answered after authentication and permissions: 401/403 first, then a 400 naming
+    ``format`` (or the 406)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (Http404, exceptions.NotAcceptable) as error:
+            if force:
+                raise
+            self.negotiation_error = error
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        error = getattr(self, "negotiation_error", None)
+        if isinstance(error, Http404):
+            formats = ", ".join(renderer.format for renderer in self.get_renderers())
+            raise exceptions.ValidationError({"format": [f"Unknown format: one of {formats}."]})
+        if error is not None:
+            raise error
+
+
+class APIView(NegotiatesAfterAuthentication, views.APIView):
     """The base of the API's plain (non-generic) views: a query parameter that is not in
     ``allowed_query_params`` is a 400 naming it. (Generic views get the same from
     veritas.api.filters.FilterBackend, from their filters and pagination.)"""
@@ -31,7 +60,7 @@ class APIView(views.APIView):
             reject_unknown_query_params(request, self.allowed_query_params)
 
 
-class GenericViewSet(viewsets.GenericViewSet):
+class GenericViewSet(NegotiatesAfterAuthentication, viewsets.GenericViewSet):
     """The base of the API's viewsets: reads take the query parameters of their filters and
     pagination (veritas.api.filters.FilterBackend); writes take none but
     ``allowed_query_params``, so ``POST …/?sorce=x`` is a 400 too."""
@@ -136,3 +165,30 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
         """Revoke the token (it is kept, revoked, for the record)."""
         self.get_object().revoke()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NewestActionsFirst(CursorPagination):
+    ordering = ("-at", "-id")
+
+
+class ActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+    """The audit trail (veritas/audit.py), newest first: who wrote what, when, through which
+    door. Staff see their own entries and those about records they may see; holders of
+    ``veritas.view_actionlog`` see every entry. Each app registers a subclass naming its
+    ``object_types_prefix`` (e.g. ``"dashboard."``), so its router lists its own entries."""
+
+    serializer_class = ActionLogSerializer
+    filterset_class = ActionFilter
+    pagination_class = NewestActionsFirst
+    permission_classes = [MayReadAudit]
+    lookup_value_regex = r"\d+"
+    object_types_prefix = ""
+
+    def get_queryset(self):
+        entries = ActionLog.objects.all()
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular, building the schema
+            return entries.none()
+        entries = ActionLog.objects.visible_to(self.request.user)
+        if self.object_types_prefix:
+            entries = entries.filter(object_type__startswith=self.object_types_prefix)
+        return entries
