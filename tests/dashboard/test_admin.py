@@ -1,4 +1,3 @@
-
 """The dashboard's admin: scoped like the API (teacher = owner, co_teacher = colleague,
 other_teacher = stranger), every write through the services with one audit entry
 (via="admin"), drafts reviewed through the services, the audit trail read-only."""
