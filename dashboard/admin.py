@@ -529,6 +529,7 @@ class CohortAdmin(CohortStaffAccess, ServiceAdmin):
             "recent_days": selectors.RECENT_DAYS,
             "declining_min": selectors.DECLINING_MIN_ASSESSMENTS,
             "declining_margin": formats.number(selectors.DECLINING_MARGIN),
+            "declining_trend": formats.number(-selectors.DECLINING_TREND_PER_WEEK),
             "csv_url": csv_export_url(cohort),
         }
 

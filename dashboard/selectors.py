@@ -29,6 +29,7 @@ DEFAULT_METHOD = "decaying_average"
 RECENT_DAYS = 14  # "assessments in the last 14 days"; none at all: inactive
 DECLINING_MIN_ASSESSMENTS = 4
 DECLINING_MARGIN = 5.0  # percentage points the recent (decaying) level is under the mean
+DECLINING_TREND_PER_WEEK = -0.5  # the trend must fall at least this fast (points a week)
 
 RECORDS = PerformanceRecord._meta.db_table
 MEMBERS = Cohort.students.through._meta.db_table
@@ -150,12 +151,13 @@ class OverviewRow:
 
 
 def is_declining(count: int, mean: float | None, trend: float | None, decaying: float | None) -> bool:
-    """Scores going down: at least DECLINING_MIN_ASSESSMENTS assessments, a negative trend,
-    and the recent level (decaying average) at least DECLINING_MARGIN points under the mean."""
+    """Scores going down: at least DECLINING_MIN_ASSESSMENTS assessments, a trend falling at
+    least DECLINING_TREND_PER_WEEK points a week (``trend`` is per day), and the recent level
+    (decaying average) at least DECLINING_MARGIN points under the mean."""
     return (
         count >= DECLINING_MIN_ASSESSMENTS
         and trend is not None
-        and trend < 0
+        and trend * 7 <= DECLINING_TREND_PER_WEEK
         and decaying is not None
         and mean is not None
         and decaying <= mean - DECLINING_MARGIN
