@@ -56,6 +56,22 @@ def _save(instance, many: Mapping[str, list]) -> None:
         getattr(instance, name).set(values)
 
 
+def _write(*, actor, instance, data: Mapping[str, Any], fields: list[str], check=None, scope=None):
+    """Create or change ``instance`` from ``data`` (``check(instance, many)`` may refuse it
+    first) and audit it: the new values, or those that changed."""
+    creating = instance.pk is None
+    before = {} if creating else audit.snapshot(instance, fields)
+    many = _assign(instance, data, fields)
+    if check is not None:
+        check(instance, many)
+    _save(instance, many)
+    after = audit.snapshot(instance, fields)
+    changes = {"after": after} if creating else audit.diff(before, after)
+    if changes["after"]:
+        audit.record("create" if creating else "update", actor=actor, obj=instance, changes=changes, scope=scope)
+    return instance
+
+
 # --- students ----------------------------------------------------------------------------------
 
 
@@ -99,12 +115,7 @@ def update_student(*, actor, student: Student, data: Mapping[str, Any]) -> Stude
     _require_teaching(actor, student)
     if "user" in data and not is_dashboard_admin(actor, "change"):
         raise PermissionDenied("Linking a student to a login needs the dashboard.change_student permission.")
-    before = audit.snapshot(student, STUDENT_FIELDS)
-    _save(student, _assign(student, data, STUDENT_FIELDS))
-    changes = audit.diff(before, audit.snapshot(student, STUDENT_FIELDS))
-    if changes["after"]:
-        audit.record("update", actor=actor, obj=student, changes=changes, scope=student)
-    return student
+    return _write(actor=actor, instance=student, data=data, fields=STUDENT_FIELDS, scope=student)
 
 
 @transaction.atomic
@@ -126,16 +137,8 @@ def _require_admin(actor, action: str, model: str) -> None:
 
 @transaction.atomic
 def save_cohort(*, actor, data: Mapping[str, Any], cohort: Cohort | None = None) -> Cohort:
-    creating = cohort is None
-    _require_admin(actor, "add" if creating else "change", "cohort")
-    cohort = cohort or Cohort()
-    before = {} if creating else audit.snapshot(cohort, COHORT_FIELDS)
-    _save(cohort, _assign(cohort, data, COHORT_FIELDS))
-    after = audit.snapshot(cohort, COHORT_FIELDS)
-    changes = {"after": after} if creating else audit.diff(before, after)
-    if changes["after"]:
-        audit.record("create" if creating else "update", actor=actor, obj=cohort, changes=changes)
-    return cohort
+    _require_admin(actor, "add" if cohort is None else "change", "cohort")
+    return _write(actor=actor, instance=cohort or Cohort(), data=data, fields=COHORT_FIELDS)
 
 
 @transaction.atomic
@@ -173,21 +176,17 @@ def prerequisite_cycle(module: ConceptModule, prerequisites: Iterable[ConceptMod
     return None
 
 
-@transaction.atomic
-def save_module(*, actor, data: Mapping[str, Any], module: ConceptModule | None = None) -> ConceptModule:
-    creating = module is None
-    _require_admin(actor, "add" if creating else "change", "conceptmodule")
-    module = module or ConceptModule()
-    before = {} if creating else audit.snapshot(module, MODULE_FIELDS)
-    many = _assign(module, data, MODULE_FIELDS)
+def _refuse_cycles(module: ConceptModule, many: Mapping[str, list]) -> None:
     if "prerequisites" in many and (cycle := prerequisite_cycle(module, many["prerequisites"])):
         raise ValidationError({"prerequisites": [f"This would make a cycle of prerequisites: {' → '.join(cycle)}."]})
-    _save(module, many)
-    after = audit.snapshot(module, MODULE_FIELDS)
-    changes = {"after": after} if creating else audit.diff(before, after)
-    if changes["after"]:
-        audit.record("create" if creating else "update", actor=actor, obj=module, changes=changes)
-    return module
+
+
+@transaction.atomic
+def save_module(*, actor, data: Mapping[str, Any], module: ConceptModule | None = None) -> ConceptModule:
+    _require_admin(actor, "add" if module is None else "change", "conceptmodule")
+    return _write(
+        actor=actor, instance=module or ConceptModule(), data=data, fields=MODULE_FIELDS, check=_refuse_cycles
+    )
 
 
 @transaction.atomic

@@ -65,6 +65,18 @@ def anon_client():
 
 
 @pytest.fixture
+def client_for(token_for):
+    """``client_for(user)`` → an API client with a bearer token of ``user``."""
+
+    def make(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def api_client(owner, token_for):
     """A client authenticated as ``owner`` with a bearer token."""
     client = APIClient()

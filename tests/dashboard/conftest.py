@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.test import APIClient
 
 from dashboard import services
 from dashboard.apps import ADMINISTRATORS
@@ -69,18 +68,6 @@ def other_student(other_cohort):
     student = Student.objects.create(external_id="s900", name="Charles Babbage", email="charles@example.com")
     other_cohort.students.add(student)
     return student
-
-
-@pytest.fixture
-def client_for(token_for):
-    """``client_for(user)`` → an API client with a bearer token of ``user``."""
-
-    def make(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -19,15 +19,3 @@ def reader(make_user):
     user = make_user("ops-reader")
     grant(user, "view_monitoringlog", "view_systemhealth", "view_healthtransition", "view_monitoringresult")
     return user
-
-
-@pytest.fixture
-def client_for(token_for):
-    from rest_framework.test import APIClient
-
-    def make(user):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
-        return client
-
-    return make
