@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 
-from dashboard.models import AssessmentLog, PerformanceRecord, Scope
+from dashboard.models import AssessmentLog, PerformanceRecord, Scope, Student
 
 ASSESSMENTS = AssessmentLog._meta.db_table
 LINKS = AssessmentLog.concept_modules.through._meta.db_table
 RECORDS = PerformanceRecord._meta.db_table
+STUDENTS = Student._meta.db_table
 
 # Floats are compared to this relative precision by differences(): a sum's last bits depend
 # on the order PostgreSQL adds the rows in.
@@ -212,10 +213,17 @@ def refresh(touched: Touched) -> None:
     }
     students = {"students": arrays[Scope.OVERALL]["student_id"]}
     with connection.cursor() as cursor, _work_mem(cursor, large=len(touched.students) > LARGE):
+        # One writer at a time per student, until commit: a concurrent write's
+        # recomputation waits here, then (a new statement, a new snapshot) sees this one's
+        # rows, rather than overwriting its records with values computed without them.
+        # In id order, so that two writers cannot deadlock.
+        cursor.execute(LOCK_STUDENTS, students)
         for scope, shape in _SHAPES.items():
             if arrays[scope]["student_id"]:
                 cursor.execute(_refresh_sql(shape, restricted=True), {**params, **students, **arrays[scope]})
 
+
+LOCK_STUDENTS = f"SELECT 1 FROM {STUDENTS} WHERE id = ANY(%(students)s::bigint[]) ORDER BY id FOR NO KEY UPDATE"
 
 # A refresh of more students than this (a bulk import) sorts its rows with WORK_MEM: with
 # PostgreSQL's default 4 MB, 100,000 rows spill to disk.
