@@ -21,18 +21,20 @@ Definitions (percentages are score / max_score * 100; rows are ordered by taken_
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
 
-from dashboard.models import AssessmentLog, PerformanceRecord, Scope
+from dashboard.models import AssessmentLog, PerformanceRecord, Scope, Student
 
 ASSESSMENTS = AssessmentLog._meta.db_table
 LINKS = AssessmentLog.concept_modules.through._meta.db_table
 RECORDS = PerformanceRecord._meta.db_table
+STUDENTS = Student._meta.db_table
 
 # Floats are compared to this relative precision by differences(): a sum's last bits depend
 # on the order PostgreSQL adds the rows in.
@@ -63,6 +65,7 @@ class _Shape:
     scope: str
     keys: tuple[str, ...]  # the group's key columns in the source rows
     source: str  # FROM … of the assessment rows, with the group keys selected as key columns
+    columns: tuple[str, ...]  # the key columns as the source's tables name them (for WHERE)
     key_types: tuple[str, ...]
     conflict: str
     record_columns: tuple[str, str]  # subject, concept_module_id values for the insert
@@ -73,6 +76,7 @@ _SHAPES = {
         scope=Scope.OVERALL,
         keys=("student_id",),
         source=f"SELECT a.student_id, a.id, a.taken_at, a.score, a.max_score FROM {ASSESSMENTS} a",
+        columns=("a.student_id",),
         key_types=("bigint",),
         conflict="(student_id) WHERE scope = 'overall'",
         record_columns=("''", "NULL::bigint"),
@@ -81,6 +85,7 @@ _SHAPES = {
         scope=Scope.SUBJECT,
         keys=("student_id", "subject"),
         source=f"SELECT a.student_id, a.subject, a.id, a.taken_at, a.score, a.max_score FROM {ASSESSMENTS} a",
+        columns=("a.student_id", "a.subject"),
         key_types=("bigint", "text"),
         conflict="(student_id, subject) WHERE scope = 'subject'",
         record_columns=("subject", "NULL::bigint"),
@@ -92,6 +97,7 @@ _SHAPES = {
             f"SELECT a.student_id, l.conceptmodule_id AS concept_module_id, a.id, a.taken_at, a.score, a.max_score "
             f"FROM {ASSESSMENTS} a JOIN {LINKS} l ON l.assessmentlog_id = a.id"
         ),
+        columns=("a.student_id", "l.conceptmodule_id"),
         key_types=("bigint", "bigint"),
         conflict="(student_id, concept_module_id) WHERE scope = 'concept'",
         record_columns=("''", "concept_module_id"),
@@ -114,13 +120,21 @@ def _parameters() -> dict:
 
 
 def _aggregate_ctes(shape: _Shape, restricted: bool) -> str:
-    """``WITH keys, rows, ordered, agg``: the records the assessment rows make, for the
-    groups in the key arrays (``restricted``) or for all."""
+    """``WITH [keys,] rows, ordered, agg``: the records the assessment rows make, for the
+    groups in the key arrays (``restricted``) or for all.
+
+    Restricted, the rows are found by student (``%(students)s``: one index range each)
+    and then kept if their group is in the key arrays; the ``keys`` CTE serves the
+    deletion of records whose group has no rows left. The latest row's percentage is the
+    one numbered last in (taken_at, id) order, so one sort serves every aggregate."""
     keys = ", ".join(shape.keys)
     if restricted:
         arrays = ", ".join(f"%({name})s::{kind}[]" for name, kind in zip(shape.keys, shape.key_types, strict=True))
         key_cte = f"keys AS (SELECT DISTINCT * FROM unnest({arrays}) AS k({keys})),"
-        rows = f"SELECT s.* FROM ({shape.source}) s JOIN keys USING ({keys})"
+        where = " WHERE a.student_id = ANY(%(students)s::bigint[])"
+        if len(shape.keys) > 1:
+            where += f" AND ({', '.join(shape.columns)}) IN (SELECT * FROM unnest({arrays}))"
+        rows = shape.source + where
     else:
         key_cte, rows = "", shape.source
     return f"""
@@ -138,7 +152,7 @@ def _aggregate_ctes(shape: _Shape, restricted: bool) -> str:
             SELECT {keys},
                    count(*)::int AS count,
                    avg(pct) AS mean,
-                   (array_agg(pct ORDER BY taken_at DESC, id DESC))[1] AS last,
+                   max(pct) FILTER (WHERE k = n) AS last,
                    max(pct) AS best,
                    sum(CASE WHEN n - k > %(cap)s THEN 0
                             ELSE pct * power(1 - %(w)s::float8, (n - k)::float8)
@@ -197,10 +211,40 @@ def refresh(touched: Touched) -> None:
             "concept_module_id": [m for _, m in sorted(touched.concepts)],
         },
     }
-    with connection.cursor() as cursor:
+    students = {"students": arrays[Scope.OVERALL]["student_id"]}
+    with connection.cursor() as cursor, _work_mem(cursor, large=len(touched.students) > LARGE):
+        # One writer at a time per student, until commit: a concurrent write's
+        # recomputation waits here, then (a new statement, a new snapshot) sees this one's
+        # rows, rather than overwriting its records with values computed without them.
+        # In id order, so that two writers cannot deadlock.
+        cursor.execute(LOCK_STUDENTS, students)
         for scope, shape in _SHAPES.items():
             if arrays[scope]["student_id"]:
-                cursor.execute(_refresh_sql(shape, restricted=True), {**params, **arrays[scope]})
+                cursor.execute(_refresh_sql(shape, restricted=True), {**params, **students, **arrays[scope]})
+
+
+LOCK_STUDENTS = f"SELECT 1 FROM {STUDENTS} WHERE id = ANY(%(students)s::bigint[]) ORDER BY id FOR NO KEY UPDATE"
+
+# A refresh of more students than this (a bulk import) sorts its rows with WORK_MEM: with
+# PostgreSQL's default 4 MB, 100,000 rows spill to disk.
+LARGE = 100
+WORK_MEM = "64MB"
+
+
+@contextlib.contextmanager
+def _work_mem(cursor, *, large: bool) -> Iterator[None]:
+    """More memory for the sorts of a large recomputation, for this transaction's
+    statements until the end of the block (then back as it was)."""
+    if not large:
+        yield
+        return
+    cursor.execute("SELECT current_setting('work_mem')")
+    (before,) = cursor.fetchone()
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+    try:
+        yield
+    finally:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [before])
 
 
 def rebuild() -> tuple[int, int]:
@@ -208,7 +252,7 @@ def rebuild() -> tuple[int, int]:
     Returns how many records were written (new or changed) and how many removed."""
     params = _parameters()
     written = removed = 0
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _work_mem(cursor, large=True):
         for shape in _SHAPES.values():
             cursor.execute(_refresh_sql(shape, restricted=False), params)
             upserts, deletions = cursor.fetchone()
