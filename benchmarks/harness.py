@@ -16,12 +16,19 @@ def percentile(samples: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def sample(fn: Callable[[], object], *, repeat: int, warmup: int) -> list[float]:
-    """Wall-clock seconds of ``repeat`` calls of ``fn``, after ``warmup`` untimed ones."""
+def sample(
+    fn: Callable[[], object], *, repeat: int, warmup: int, setup: Callable[[], object] | None = None
+) -> list[float]:
+    """Wall-clock seconds of ``repeat`` calls of ``fn``, after ``warmup`` untimed ones;
+    ``setup`` (untimed) runs before each call, e.g. to undo the previous call's writes."""
     for _ in range(warmup):
+        if setup:
+            setup()
         fn()
     timings = []
     for _ in range(repeat):
+        if setup:
+            setup()
         started = time.perf_counter()
         fn()
         timings.append(time.perf_counter() - started)
@@ -64,15 +71,18 @@ class Harness:
         check: Callable[[Comparison], bool] | None = None,
         rounds: int = 3,
         notes: dict | None = None,
+        workload_setup: Callable[[], object] | None = None,
+        baseline_setup: Callable[[], object] | None = None,
     ) -> Comparison:
         """Time the workload and its baseline alternately (``rounds`` times each, so drift
-        on a busy machine hits both), then compare medians."""
+        on a busy machine hits both), then compare medians. The ``*_setup`` functions run
+        untimed before each call of their side."""
         if self.quick:
-            repeat, warmup = max(5, repeat // 10), max(2, warmup // 10)
+            repeat, warmup = max(min(5, repeat), repeat // 10), max(min(2, warmup), warmup // 10)
         work, base = [], []
         for _ in range(rounds):
-            base += sample(baseline_fn, repeat=repeat, warmup=warmup)
-            work += sample(workload_fn, repeat=repeat, warmup=warmup)
+            base += sample(baseline_fn, repeat=repeat, warmup=warmup, setup=baseline_setup)
+            work += sample(workload_fn, repeat=repeat, warmup=warmup, setup=workload_setup)
         ms = 1000
         comparison = Comparison(
             benchmark=self.current,
