@@ -34,7 +34,7 @@ def main(argv=None) -> int:
 
     settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = settings.DATABASES["default"]["NAME"] + "_bench"
     setup_test_environment(debug=False)
-    setup_databases(verbosity=0, interactive=False, keepdb=True)
+    setup_databases(verbosity=0, interactive=False, keepdb=True, serialized_aliases=set())
 
     here = Path(__file__).parent
     available = sorted(
