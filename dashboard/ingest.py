@@ -5,7 +5,7 @@ Every row is validated first (veritas/bulk.py): its fields, then the students an
 modules it names (one query each). With any invalid row nothing is written (unless the
 command's ``--skip-invalid``). Assessments go in with COPY, ids allocated up front so that
 their concept-module links can be copied too; the touched performance records are then
-recomputed set-based (dashboard/performance.py) and one audit entry records the counts, all
+brought up to date set-based (dashboard/performance.py) and one audit entry records the counts, all
 in one transaction.
 """
 
@@ -59,10 +59,6 @@ def _codes(value: Any) -> Any:
     return [code.strip() for code in value.split(";") if code.strip()] if isinstance(value, str) else value
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 Score = Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2, allow_inf_nan=False)]
 
 
@@ -74,7 +70,7 @@ class AssessmentRow(BaseModel):
     student: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
         description="The student's external_id."
     )
-    kind: Annotated[AssessmentKind, BeforeValidator(_lower)]
+    kind: AssessmentKind  # any case, spaces around (AssessmentKind._missing_)
     subject: Text100
     score: Score
     max_score: Annotated[Decimal, Field(gt=0, max_digits=8, decimal_places=2, allow_inf_nan=False)] = Decimal(100)
@@ -149,42 +145,41 @@ def resolve(rows: list[tuple[str, AssessmentRow]], *, actor) -> tuple[list, dict
     probing the register) or an unknown module. ``actor`` None is an operator's command:
     every student."""
     writable = Student.objects.all() if actor is None else Student.objects.taught_by(actor)
-    students = dict(writable.filter(external_id__in={row.student for _, row in rows}).values_list("external_id", "pk"))
-    modules = dict(
-        ConceptModule.objects.filter(code__in={code for _, row in rows for code in row.concept_modules}).values_list(
-            "code", "pk"
-        )
-    )
-    resolved, invalid = [], {}
-    for key, row in rows:
-        problems = {}
-        if row.student not in students:
-            problems["student"] = [f"No student {row.student!r} among those you may record assessments for."]
-        unknown = [code for code in row.concept_modules if code not in modules]
-        if unknown:
-            problems["concept_modules"] = [f"Unknown concept module: {', '.join(unknown)}."]
-        if problems:
-            invalid[key] = problems
-        else:
-            resolved.append(
-                (students[row.student], [modules[code] for code in dict.fromkeys(row.concept_modules)], row)
-            )
+    named = {row.student for _, row in rows}
+    students = dict(writable.filter(external_id__in=named).values_list("external_id", "pk"))
+    codes = {code for _, row in rows for code in row.concept_modules}
+    modules = dict(ConceptModule.objects.filter(code__in=codes).values_list("code", "pk"))
+    invalid = {}
+    if named - students.keys() or codes - modules.keys():  # else no row has a problem
+        for key, row in rows:
+            problems = {}
+            if row.student not in students:
+                problems["student"] = [f"No student {row.student!r} among those you may record assessments for."]
+            if unknown := [code for code in row.concept_modules if code not in modules]:
+                problems["concept_modules"] = [f"Unknown concept module: {', '.join(unknown)}."]
+            if problems:
+                invalid[key] = problems
+    resolved = [
+        (students[row.student], [modules[code] for code in dict.fromkeys(row.concept_modules)], row)
+        for key, row in rows
+        if key not in invalid
+    ]
     return resolved, invalid
 
 
-ASSESSMENT_COLUMNS = (
-    "id",
-    "student_id",
-    "kind",
-    "subject",
-    "score",
-    "max_score",
-    "taken_at",
-    "recorded_by_id",
-    "comment",
-    "created_at",
-    "updated_at",
-)
+ASSESSMENT_COLUMNS = {
+    "id": "int8",
+    "student_id": "int8",
+    "kind": "text",
+    "subject": "text",
+    "score": "numeric",
+    "max_score": "numeric",
+    "taken_at": "timestamptz",
+    "recorded_by_id": "int8",
+    "comment": "text",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
 LINKS = AssessmentLog.concept_modules.through._meta.db_table
 _KIND_VALUE = {kind: kind.value for kind in AssessmentKind}
 
@@ -195,17 +190,18 @@ def write(resolved: list, *, actor, progress: Callable[[int], None] = lambda row
         return 0
     now = timezone.now()
     recorded_by = actor.pk if actor is not None and actor.is_authenticated else None
-    touched = performance.Touched()
     table = AssessmentLog._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(resolved)]
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
+            [table, len(resolved)],
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        (ids,) = cursor.fetchone()
         raw = cursor.cursor  # psycopg's own, for COPY
         for start in range(0, len(resolved), chunk):
             part = list(zip(ids[start : start + chunk], resolved[start : start + chunk], strict=True))
-            with raw.copy(f"COPY {table} ({', '.join(ASSESSMENT_COLUMNS)}) FROM STDIN") as copy:
+            with raw.copy(f"COPY {table} ({', '.join(ASSESSMENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(ASSESSMENT_COLUMNS.values()))
                 for pk, (student_id, _, row) in part:
                     copy.write_row(
                         (
@@ -223,14 +219,13 @@ def write(resolved: list, *, actor, progress: Callable[[int], None] = lambda row
                         )
                     )
             if any(modules for _, (_, modules, _) in part):
-                with raw.copy(f"COPY {LINKS} (assessmentlog_id, conceptmodule_id) FROM STDIN") as copy:
+                with raw.copy(f"COPY {LINKS} (assessmentlog_id, conceptmodule_id) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8"])
                     for pk, (_, modules, _) in part:
                         for module_id in modules:
                             copy.write_row((pk, module_id))
-            for _, (student_id, modules, row) in part:
-                touched.add(student_id, row.subject, modules)
             progress(len(part))
-    performance.refresh(touched)
+    performance.merge_inserted(ids, students={student_id for student_id, _, _ in resolved})
     return len(resolved)
 
 
@@ -245,17 +240,18 @@ def import_assessments(
     """Resolve and write validated rows in one transaction, with one audit entry. Problems
     (``invalid`` from parsing, plus unknown students and modules) raise BatchInvalid and
     nothing is written, unless ``skip_invalid``."""
-    report = Report(rows=len(rows) + len(invalid or {}))
-    resolved, unresolved = resolve(rows, actor=actor)
-    report.invalid = {**(invalid or {}), **unresolved}
-    if report.invalid and not skip_invalid:
-        raise bulk.BatchInvalid(dict(sorted(report.invalid.items(), key=lambda item: _order(item[0]))))
-    with transaction.atomic():
-        report.created = write(resolved, actor=actor, progress=progress)
-        report.students = len({student_id for student_id, _, _ in resolved})
-        if report.created:
-            audit.record("import", actor=actor, model=AssessmentLog, changes={"counts": report.counts()})
-    return report
+    with bulk.paused_gc():  # 100,000s of rows in hand: see veritas/bulk.py
+        report = Report(rows=len(rows) + len(invalid or {}))
+        resolved, unresolved = resolve(rows, actor=actor)
+        report.invalid = {**(invalid or {}), **unresolved}
+        if report.invalid and not skip_invalid:
+            raise bulk.BatchInvalid(dict(sorted(report.invalid.items(), key=lambda item: _order(item[0]))))
+        with transaction.atomic():
+            report.created = write(resolved, actor=actor, progress=progress)
+            report.students = len({student_id for student_id, _, _ in resolved})
+            if report.created:
+                audit.record("import", actor=actor, model=AssessmentLog, changes={"counts": report.counts()})
+        return report
 
 
 def _order(key: str) -> int:

@@ -147,6 +147,13 @@ class AssessmentKind(models.TextChoices):
     PARTICIPATION = "participation"
     OTHER = "other"
 
+    @classmethod
+    def _missing_(cls, value):
+        # " Exam " is an exam (imports); pydantic asks this only when the value is not exact.
+        if isinstance(value, str):
+            return cls._value2member_map_.get(value.strip().lower())
+        return None
+
 
 class AssessmentLogQuerySet(models.QuerySet):
     def visible_to(self, user) -> "AssessmentLogQuerySet":
@@ -157,7 +164,8 @@ class AssessmentLog(models.Model):
     """One assessed piece of work. Written only through dashboard/services.py and
     dashboard/ingest.py, which keep the student's performance records exact."""
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assessments")
+    # No index of its own: the indexes below start with the student.
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assessments", db_index=False)
     kind = models.CharField(max_length=20, choices=AssessmentKind.choices)
     subject = models.CharField(max_length=100)
     concept_modules = models.ManyToManyField(ConceptModule, blank=True, related_name="assessments")
@@ -230,6 +238,16 @@ class PerformanceRecord(models.Model):
     )
     first_at = models.DateTimeField()
     last_at = models.DateTimeField(help_text="The latest assessment's taken_at.")
+    # The state that lets new rows extend the record without reading the earlier ones
+    # (performance.merge_inserted): not shown, verified with the values by
+    # ``recompute_performance --check``.
+    last_id = models.BigIntegerField(help_text="The latest assessment's id (ties of taken_at go by id).")
+    pct_sum = models.FloatField(help_text="Sum of the percentages.")
+    mastery_count = models.PositiveIntegerField(help_text="How many percentages are at or above the threshold.")
+    mastery_sum = models.FloatField(help_text="Their sum.")
+    day_sum = models.FloatField(help_text="Sum of the days (taken_at as days since 1970).")
+    day_sxx = models.FloatField(help_text="Centred sum of squares of the days.")
+    day_sxy = models.FloatField(help_text="Centred sum of products of days and percentages.")
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -51,7 +51,9 @@ _PERFORMANCE = """
         SELECT r.student_id, r.scope, r.subject, r.concept_module_id,
                percent_rank() OVER w AS percent_rank, count(*) OVER w AS peers
         FROM {records} r
-        WHERE r.student_id IN (SELECT student_id FROM peers) AND r.{column} IS NOT NULL
+        -- An array, not IN (subquery): the planner cannot tell a cohort's size from its
+        -- statistics and, guessing hundreds of peers, would scan every record.
+        WHERE r.student_id = ANY(ARRAY(SELECT student_id FROM peers)) AND r.{column} IS NOT NULL
           AND (r.scope, r.subject, coalesce(r.concept_module_id, 0))
               IN (SELECT scope, subject, coalesce(concept_module_id, 0) FROM mine)
         WINDOW w AS (PARTITION BY r.scope, r.subject, r.concept_module_id ORDER BY r.{column})

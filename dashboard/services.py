@@ -210,9 +210,7 @@ def record_assessment(*, actor, student: Student, data: Mapping[str, Any]) -> As
     assessment = AssessmentLog(student=student, recorded_by=actor if actor and actor.is_authenticated else None)
     many = _assign(assessment, data, ASSESSMENT_FIELDS)
     _save(assessment, many)
-    touched = performance.Touched()
-    _touch(touched, assessment, [m.pk for m in many.get("concept_modules", [])])
-    performance.refresh(touched)
+    performance.merge_inserted([assessment.pk], students=[student.pk])
     audit.record(
         "create",
         actor=actor,

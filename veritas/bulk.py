@@ -9,7 +9,9 @@ takes a second.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -72,10 +74,27 @@ def check_size(rows: int, max_rows: int) -> None:
         raise BatchTooLarge(f"A batch holds at most {max_rows} rows; this one has {rows}.")
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a batch's rows are validated, resolved and
+    written. With a batch's objects alive, the collector runs every few hundred new
+    objects and, as they pile up, walks them all again: a third of the time of importing
+    100,000 rows. Rows hold no reference cycles; what cyclic garbage the block leaves is
+    collected after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def validate_json_array[T](adapter: TypeAdapter[list[T]], body: bytes, *, max_rows: int) -> list[T]:
     """A JSON array of rows; errors are keyed by the row's index in the array."""
     try:
-        rows = adapter.validate_json(replace_nul_escapes(body))
+        with paused_gc():
+            rows = adapter.validate_json(replace_nul_escapes(body))
     except ValidationError as error:
         if is_json_error(error):
             raise BatchInvalid({}, parse_error=f"JSON parse error: {error.errors()[0]['msg']}") from None
@@ -116,12 +135,13 @@ def validate_records[T](
     """Validate (key, dict) records one by one: the valid rows with their keys, and the
     problems of the others by key."""
     valid, invalid = [], {}
-    for key, record in records:
-        if "__extra__" in record:
-            invalid[key] = {"row": ["More cells than the header has columns."]}
-            continue
-        try:
-            valid.append((key, adapter.validate_python(record)))
-        except ValidationError as error:
-            invalid[key] = field_errors(error.errors(include_url=False))
+    with paused_gc():
+        for key, record in records:
+            if "__extra__" in record:
+                invalid[key] = {"row": ["More cells than the header has columns."]}
+                continue
+            try:
+                valid.append((key, adapter.validate_python(record)))
+            except ValidationError as error:
+                invalid[key] = field_errors(error.errors(include_url=False))
     return valid, invalid

@@ -67,6 +67,13 @@ def test_csv_is_stored(client_for, co_teacher, student, modules):
     assert performance.differences() == []
 
 
+def test_the_kind_is_read_whatever_its_case_and_spaces(client_for, teacher, student):
+    response = post(client_for(teacher), [row(0, kind="EXAM"), row(1, kind=" Quiz ")])
+
+    assert response.status_code == 201, response.content
+    assert sorted(AssessmentLog.objects.values_list("kind", flat=True)) == ["exam", "quiz"]
+
+
 @pytest.mark.parametrize(
     ("bad", "field"),
     [

@@ -4,7 +4,8 @@ stored record equals a recomputation written here, independently of dashboard/pe
 SQL, from the assessment rows; and a group without rows has no record.
 
 Hypothesis draws the sequences (over 3 students, 2 subjects, 3 concept modules, dates that
-often tie so that the (taken_at, id) order matters); every example runs in a transaction
+often tie so that the (taken_at, id) order matters; imports of rows that all come after the
+others, which extend the records rather than recompute them); every example runs in a transaction
 that is rolled back, and the records are compared after every step.
 """
 
@@ -18,6 +19,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.test import override_settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -174,6 +176,7 @@ operations = st.lists(
         st.tuples(st.just("correct"), st.integers(0, 10**6), corrections()),
         st.tuples(st.just("delete"), st.integers(0, 10**6)),
         st.tuples(st.just("bulk"), st.lists(rows, min_size=1, max_size=8), st.sampled_from(["json", "csv"])),
+        st.tuples(st.just("later"), st.lists(rows, min_size=1, max_size=8)),
     ),
     min_size=3,
     max_size=20,
@@ -246,6 +249,12 @@ class World:
         report = ingest.import_assessments(parsed, actor=self.teacher)
         assert report.created == len(batch) and not report.invalid
 
+    def later(self, batch: list[dict]) -> None:
+        """A bulk import of rows all after the latest one: the records are extended."""
+        latest = AssessmentLog.objects.aggregate(latest=Max("taken_at"))["latest"] or T0
+        shift = latest - T0 + timedelta(hours=1)
+        self.bulk([{**row, "taken_at": row["taken_at"] + shift} for row in batch], "json")
+
     def pick(self, index: int) -> AssessmentLog | None:
         ids = sorted(AssessmentLog.objects.values_list("pk", flat=True))
         return AssessmentLog.objects.get(pk=ids[index % len(ids)]) if ids else None
@@ -296,6 +305,30 @@ def test_records_equal_a_recomputation_after_any_sequence_of_writes(world, seque
 @override_settings(DASHBOARD_MASTERY={"DECAYING_WEIGHT": 0.3, "THRESHOLD": 75.0, "N": 2})
 def test_and_with_other_mastery_settings(world, sequence):
     run_sequence(world, sequence)
+
+
+def test_long_groups_extended_by_long_imports(world, monkeypatch):
+    """Past the cap of the decaying average's exponent (658 rows at w = 0.65) the earlier
+    rows weigh nothing, in both ways of computing a record; nothing underflows."""
+    day = [
+        {
+            "student": 0,
+            "subject": "Math",
+            "score": (Decimal(i % 100), Decimal(100)),
+            "modules": {0},
+            "taken_at": T0 + timedelta(minutes=i),
+        }
+        for i in range(700)
+    ]
+    world.bulk(day, "json")
+    with monkeypatch.context() as patched:  # extended, never recomputed from the rows
+        patched.setattr(performance, "_recompute", lambda *args: pytest.fail("recomputed"))
+        world.later(day[:50])
+        world.later(day)
+
+    assert_exact(settings.DASHBOARD_MASTERY)
+    assert performance.differences() == []
+    assert PerformanceRecord.objects.get(scope="overall").count == 1450
 
 
 class TestTheRecomputationItself:
