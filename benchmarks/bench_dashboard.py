@@ -349,6 +349,8 @@ def raw_copy(rows: list[tuple]):
 
 
 def forget(students: list[int]):
+    """Remove the students' assessments and records (untimed, before each sample)."""
+
     def undo():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -361,5 +363,8 @@ def forget(students: list[int]):
                 f"DELETE FROM {PerformanceRecord._meta.db_table} WHERE student_id = ANY(%s)",  # noqa: S608
                 [students],
             )
+            # Each sample starts from tables without the previous one's dead rows, whenever
+            # autovacuum happens to run.
+            cursor.execute(f"VACUUM ANALYZE {ASSESSMENTS}, {LINKS}, {PerformanceRecord._meta.db_table}")
 
     return undo
