@@ -200,15 +200,19 @@ _DERIVED = """count, pct_sum / count AS mean, last, best, decaying,
     first_at, last_at, last_id, pct_sum, mastery_count, mastery_sum, day_sum, day_sxx, day_sxy"""
 
 
+def _key_arrays(shape: _Shape) -> str:
+    """The parameters holding the touched groups' keys, one array per key column."""
+    return ", ".join(f"%({name})s::{kind}[]" for name, kind in zip(shape.keys, shape.key_types, strict=True))
+
+
 def _rows_where(shape: _Shape, restricted: bool) -> str:
     """Restricted, the rows are found by student (``%(students)s``: one index range each)
     and kept if their group is in the key arrays."""
     if not restricted:
         return ""
-    arrays = ", ".join(f"%({name})s::{kind}[]" for name, kind in zip(shape.keys, shape.key_types, strict=True))
     where = " WHERE a.student_id = ANY(%(students)s::bigint[])"
     if len(shape.keys) > 1:
-        where += f" AND ({', '.join(shape.columns)}) IN (SELECT * FROM unnest({arrays}))"
+        where += f" AND ({', '.join(shape.columns)}) IN (SELECT * FROM unnest({_key_arrays(shape)}))"
     return where
 
 
@@ -219,42 +223,33 @@ def _aggregate_ctes(shape: _Shape, restricted: bool) -> str:
     keys = ", ".join(shape.keys)
     key_cte = ""
     if restricted:
-        arrays = ", ".join(f"%({name})s::{kind}[]" for name, kind in zip(shape.keys, shape.key_types, strict=True))
-        key_cte = f"keys AS (SELECT DISTINCT * FROM unnest({arrays}) AS k({keys})),"
+        key_cte = f"keys AS (SELECT DISTINCT * FROM unnest({_key_arrays(shape)}) AS k({keys})),"
     return f"""
         WITH {key_cte} {_stats_ctes(shape, _rows_where(shape, restricted))},
         agg AS (SELECT {keys}, {_DERIVED} FROM (SELECT {keys}, {_OWN_STATE} FROM stats) own)
     """
 
 
-def _upsert(shape: _Shape, source: str, *, only_changed: bool) -> str:
-    """``upserted``: the records of ``source`` (a CTE with the group keys and _COLUMNS)
-    written, new or updated (``only_changed``: unless every value is the same)."""
+def _refresh_sql(shape: _Shape, restricted: bool) -> str:
+    """Write the records the rows make (new, or updated unless every value is the same) and
+    delete those of groups without rows; in the key arrays (``restricted``) or all."""
+    keys = ", ".join(shape.keys)
     subject, module = shape.record_columns
     columns = ", ".join(_COLUMNS)
-    condition = ""
-    if only_changed:
-        condition = "WHERE " + " OR ".join(f"r.{name} IS DISTINCT FROM EXCLUDED.{name}" for name in _COLUMNS)
-    return f"""
-        upserted AS (
-            INSERT INTO {RECORDS} AS r (student_id, scope, subject, concept_module_id, {columns}, updated_at)
-            SELECT student_id, '{shape.scope}', {subject}, {module}, {columns}, now() FROM {source}
-            ON CONFLICT {shape.conflict} DO UPDATE SET
-                {", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS)}, updated_at = EXCLUDED.updated_at
-            {condition}
-            RETURNING 1
-        )
-    """
-
-
-def _refresh_sql(shape: _Shape, restricted: bool) -> str:
-    keys = ", ".join(shape.keys)
+    changed = " OR ".join(f"r.{name} IS DISTINCT FROM EXCLUDED.{name}" for name in _COLUMNS)
     in_scope = f"p.scope = '{shape.scope}'"
     if restricted:
         in_scope += f" AND ({', '.join('p.' + key for key in shape.keys)}) IN (SELECT {keys} FROM keys)"
     return f"""
         {_aggregate_ctes(shape, restricted)},
-        {_upsert(shape, "agg", only_changed=True)},
+        upserted AS (
+            INSERT INTO {RECORDS} AS r (student_id, scope, subject, concept_module_id, {columns}, updated_at)
+            SELECT student_id, '{shape.scope}', {subject}, {module}, {columns}, now() FROM agg
+            ON CONFLICT {shape.conflict} DO UPDATE SET
+                {", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS)}, updated_at = EXCLUDED.updated_at
+            WHERE {changed}
+            RETURNING 1
+        ),
         removed AS (
             DELETE FROM {RECORDS} p
             WHERE {in_scope}

@@ -78,9 +78,9 @@ def check_size(rows: int, max_rows: int) -> None:
 def paused_gc() -> Iterator[None]:
     """No cyclic garbage collection while a batch's rows are validated, resolved and
     written. With a batch's objects alive, the collector runs every few hundred new
-    objects and, as they pile up, walks them all again: a third of the time of importing
-    100,000 rows. Rows hold no reference cycles; what cyclic garbage the block leaves is
-    collected after it."""
+    objects and, as they pile up, walks them all again: over a quarter of the time of
+    importing 100,000 rows. Rows hold no reference cycles; what cyclic garbage the block
+    leaves is collected after it."""
     enabled = gc.isenabled()
     gc.disable()
     try:
