@@ -129,19 +129,41 @@ def csv_text(body: bytes) -> io.StringIO:
         ) from None
 
 
+def validated_records[T](
+    adapter: TypeAdapter[T], records: Iterable[tuple[str, dict[str, Any]]], invalid: dict[str, dict[str, list[str]]]
+) -> Iterator[tuple[str, T]]:
+    """Validate (key, dict) records one by one as they stream: yields the valid rows with
+    their keys and puts the problems of the others in ``invalid`` by key."""
+    for key, record in records:
+        if "__extra__" in record:
+            invalid[key] = {"row": ["More cells than the header has columns."]}
+            continue
+        try:
+            yield key, adapter.validate_python(record)
+        except ValidationError as error:
+            invalid[key] = field_errors(error.errors(include_url=False))
+
+
 def validate_records[T](
     adapter: TypeAdapter[T], records: Iterable[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[str, T]], dict[str, dict[str, list[str]]]]:
     """Validate (key, dict) records one by one: the valid rows with their keys, and the
     problems of the others by key."""
-    valid, invalid = [], {}
+    invalid: dict[str, dict[str, list[str]]] = {}
     with paused_gc():
-        for key, record in records:
-            if "__extra__" in record:
-                invalid[key] = {"row": ["More cells than the header has columns."]}
-                continue
-            try:
-                valid.append((key, adapter.validate_python(record)))
-            except ValidationError as error:
-                invalid[key] = field_errors(error.errors(include_url=False))
+        valid = list(validated_records(adapter, records, invalid))
     return valid, invalid
+
+
+def copy_rows(cursor, table: str, columns: dict[str, str], rows: Iterable[tuple]) -> int:
+    """Binary COPY of ``rows`` (tuples in ``columns`` order) into ``table``; ``columns`` maps
+    each column to its PostgreSQL type (binary COPY needs them). ``cursor`` is Django's.
+    Returns how many rows went in."""
+    count = 0
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(columns.values()))
+        write = copy.write_row
+        for row in rows:
+            write(row)
+            count += 1
+    return count

@@ -1,0 +1,496 @@
+"""Training, validating and evaluating dropout models (``train_dropout``, ``evaluate_dropout``,
+``POST models/train/``).
+
+Why LightGBM: gradient-boosted trees take the features as they come (missing values, a course
+as a category, no scaling), are fast on 2 cores, keep a text model that loads without running
+code, and give exact per-prediction contributions (TreeSHAP, ``pred_contrib``) for the reasons.
+
+Protocol (temporal only, never shuffled across time):
+- the model is fitted on the training presentations and validated on later ones: early stopping
+  picks the number of trees, Platt scaling (a logistic regression of the label on the trees'
+  raw score) calibrates the probabilities, and the bands' thresholds are set from the validation
+  base rate. Platt scaling is linear in the raw score, so the trees' contributions stay additive:
+  a reason's contribution is in calibrated log-odds.
+- the class imbalance is handled by weighting the positive class (neg/pos) in the fit; the
+  calibration then restores true probabilities.
+- ``evaluate`` (the evaluation protocol) uses only the training presentations: the latest of them
+  validates a model fitted on the others; the model is then refitted on all of them with the
+  chosen number of trees and the same calibration, and scores the test presentation once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import lightgbm
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score, roc_curve
+
+from dropout import features
+from dropout.models import Algorithm, DropoutModel, Enrollment, LearningEvent, Presentation, Target
+from veritas import audit
+
+PARAMETERS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "max_cat_to_onehot": 8,
+    "min_data_per_group": 50,
+    "cat_smooth": 20,
+    "num_threads": 1,
+    "seed": 20131,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbosity": -1,
+}
+MAX_TREES = 2000
+EARLY_STOPPING = 100
+MIN_CLASS = 20  # positives and negatives needed in the fit and in the validation
+GROUPS = ("gender", "disability", "age_band", "imd_band")
+MIN_GROUP = 50  # below this many enrolments a group's figures are shown but flagged
+
+
+class TrainingError(Exception):
+    """Training cannot go ahead (unknown presentation, cut-off beyond the course, too few
+    positives): the message says why."""
+
+
+def presentations(codes: Sequence[str]) -> list[Presentation]:
+    """The presentations of codes like ``2014J`` (every course's) or ``AAA-2014J`` (one)."""
+    found, unknown = [], []
+    for code in codes:
+        code = code.strip()
+        if "-" in code or " " in code:
+            course, _, pcode = code.replace(" ", "-").partition("-")
+            matches = list(
+                Presentation.objects.filter(course__code=course, code=pcode.upper()).select_related("course")
+            )
+        else:
+            matches = list(Presentation.objects.filter(code=code.upper()).select_related("course"))
+        if not matches:
+            unknown.append(code)
+        found.extend(matches)
+    if unknown:
+        raise TrainingError(f"No presentation {', '.join(unknown)}.")
+    return found
+
+
+def check_cutoff(items: Sequence[Presentation], cutoff_day: int) -> None:
+    if cutoff_day < 0:
+        raise TrainingError("The cut-off day counts from the presentation's start: 0 or more.")
+    beyond = [str(p) for p in items if cutoff_day >= p.length_days]
+    if beyond:
+        raise TrainingError(
+            f"Cut-off day {cutoff_day} is at or beyond the end of {', '.join(beyond)} "
+            f"({min(p.length_days for p in items)} days): predictions are for running courses."
+        )
+
+
+def has_clicks(items: Sequence[Presentation]) -> bool:
+    """Every presentation has click data (else click features would read as zero activity)."""
+    with_events = set(
+        Enrollment.objects.filter(presentation__in=items, pk__in=LearningEvent.objects.values("enrollment_id"))
+        .values_list("presentation_id", flat=True)
+        .distinct()
+    )
+    return bool(items) and all(p.pk in with_events for p in items)
+
+
+@dataclass
+class Matrix:
+    """Features as a float matrix (NaN where missing) in ``names`` order, the course as its
+    category index (last column), labels, and the groups for the card."""
+
+    names: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    table: features.FeatureTable
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+
+def matrix(
+    items: Sequence[Presentation], cutoff_day: int, target: str, names: Sequence[str], courses: Sequence[int]
+) -> Matrix:
+    table = features.compute([p.pk for p in items], cutoff_day)
+    columns = [features.ALL.index(name) for name in names]
+    raw = (
+        np.array(table.rows, dtype=np.float64).reshape(len(table), len(features.ALL))
+        if len(table)
+        else np.empty((0, len(features.ALL)))
+    )
+    course_index = {course: i for i, course in enumerate(courses)}
+    course_column = np.array([course_index.get(c, np.nan) for c in table.course_ids], dtype=np.float64)
+    x = np.column_stack([raw[:, columns], course_column]) if len(table) else np.empty((0, len(names) + 1))
+    y = np.array(table.labels(target), dtype=np.int8)
+    groups = dict(
+        zip(
+            GROUPS,
+            zip(*Enrollment.objects.filter(pk__in=table.ids).order_by("pk").values_list(*GROUPS), strict=False),
+            strict=False,
+        )
+    )
+    return Matrix(
+        names=[*names, features.COURSE], x=x, y=y, table=table, groups={k: list(v) for k, v in groups.items()}
+    )
+
+
+def _dataset(data: Matrix, reference=None) -> lightgbm.Dataset:
+    return lightgbm.Dataset(
+        data.x,
+        label=data.y,
+        feature_name=data.names,
+        categorical_feature=[features.COURSE],
+        reference=reference,
+        free_raw_data=False,
+    )
+
+
+def _check_classes(data: Matrix, what: str) -> None:
+    positives = int(data.y.sum())
+    negatives = len(data.y) - positives
+    if positives < MIN_CLASS or negatives < MIN_CLASS:
+        raise TrainingError(
+            f"Too few examples to {what}: {positives} positive and {negatives} negative enrolments "
+            f"(at least {MIN_CLASS} of each are needed)."
+        )
+
+
+def fit(train: Matrix, validation: Matrix | None, *, trees: int | None = None) -> lightgbm.Booster:
+    """Trees on ``train``; with ``validation``, as many as early stopping on its ROC AUC keeps."""
+    positives = int(train.y.sum())
+    params = {**PARAMETERS, "scale_pos_weight": (len(train.y) - positives) / positives}
+    train_set = _dataset(train)
+    if validation is None:
+        return lightgbm.train(params, train_set, num_boost_round=trees or 200)
+    valid_set = _dataset(validation, reference=train_set)
+    return lightgbm.train(
+        {**params, "metric": "auc"},
+        train_set,
+        num_boost_round=MAX_TREES,
+        valid_sets=[valid_set],
+        callbacks=[lightgbm.early_stopping(EARLY_STOPPING, verbose=False)],
+    )
+
+
+def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) such that sigmoid(a * raw + b) is calibrated on (raw, y)."""
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), y)
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def thresholds(y: np.ndarray) -> tuple[float, float]:
+    """Medium from the validation base rate (above-average risk), high halfway from there to
+    certainty."""
+    base = float(y.mean())
+    return round(base, 4), round(base + (1 - base) / 2, 4)
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict:
+    both = 0 < y.sum() < len(y)
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "roc_auc": round(float(roc_auc_score(y, p)), 4) if both else None,
+        "pr_auc": round(float(average_precision_score(y, p)), 4) if both else None,
+        "brier": round(float(brier_score_loss(y, p)), 4) if len(y) else None,
+        "log_loss": round(float(log_loss(y, p, labels=[0, 1])), 4) if len(y) else None,
+        "mean_predicted": round(float(p.mean()), 4) if len(y) else None,
+        "observed_rate": round(float(y.mean()), 4) if len(y) else None,
+    }
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        inside = (p >= low) & ((p < high) if high < 1 else (p <= high))
+        if inside.any():
+            rows.append(
+                {
+                    "from": round(float(low), 2),
+                    "to": round(float(high), 2),
+                    "n": int(inside.sum()),
+                    "mean_predicted": round(float(p[inside].mean()), 4),
+                    "observed_rate": round(float(y[inside].mean()), 4),
+                }
+            )
+    return rows
+
+
+def roc_points(y: np.ndarray, p: np.ndarray, points: int = 60) -> list[list[float]]:
+    if not 0 < y.sum() < len(y):
+        return []
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(points, len(fpr))).astype(int))
+    return [[round(float(fpr[i]), 4), round(float(tpr[i]), 4)] for i in keep]
+
+
+def group_metrics(data: Matrix, p: np.ndarray) -> dict[str, list[dict]]:
+    table = {}
+    for group in GROUPS:
+        values = np.array(["unknown" if v in ("", None) else str(v) for v in data.groups[group]])
+        rows = []
+        for value in sorted(set(values)):
+            inside = values == value
+            row = {"value": _group_label(group, value), **metrics(data.y[inside], p[inside])}
+            row["small"] = row["n"] < MIN_GROUP
+            rows.append(row)
+        table[group] = rows
+    return table
+
+
+def _group_label(group: str, value: str) -> str:
+    if group == "disability":
+        return {"True": "yes", "False": "no"}.get(value, value)
+    if group == "gender":
+        return {"F": "female", "M": "male"}.get(value, value)
+    return value
+
+
+def margin(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
+    return booster.predict(x, raw_score=True) if len(x) else np.empty(0)
+
+
+@dataclass
+class Trained:
+    booster: lightgbm.Booster
+    names: list[str]
+    courses: list[int]
+    calibration: tuple[float, float]
+    validation: Matrix
+    validation_p: np.ndarray
+    train_rows: int
+
+
+def _inputs(train_items, validation_items, cutoff_day: int, target: str):
+    check_cutoff([*train_items, *validation_items], cutoff_day)
+    names = list(features.ALL if has_clicks([*train_items, *validation_items]) else features.NO_CLICKS)
+    courses = sorted({p.course_id for p in train_items})
+    train = matrix(train_items, cutoff_day, target, names, courses)
+    validation = matrix(validation_items, cutoff_day, target, names, courses)
+    _check_classes(train, "train")
+    _check_classes(validation, "validate")
+    return names, courses, train, validation
+
+
+def train_validated(train_items, validation_items, cutoff_day: int, target: str) -> Trained:
+    names, courses, train, validation = _inputs(train_items, validation_items, cutoff_day, target)
+    booster = fit(train, validation)
+    raw = margin(booster, validation.x)
+    a, b = platt(raw, validation.y)
+    return Trained(booster, names, courses, (a, b), validation, sigmoid(a * raw + b), len(train.y))
+
+
+def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validation_items, train_rows: int) -> dict:
+    p, data = trained.validation_p, trained.validation
+    low, high = thresholds(data.y)
+    bands = []
+    for name, inside in (
+        ("low", p < low),
+        ("medium", (p >= low) & (p < high)),
+        ("high", p >= high),
+    ):
+        bands.append(
+            {
+                "band": name,
+                "n": int(inside.sum()),
+                "observed_rate": round(float(data.y[inside].mean()), 4) if inside.any() else None,
+            }
+        )
+    importance = trained.booster.feature_importance("gain")
+    return {
+        "data": {
+            "target": target,
+            "positive_results": list(Target(target).results),
+            "cutoff_day": cutoff_day,
+            "train_presentations": sorted(str(p) for p in train_items),
+            "validation_presentations": sorted(str(p) for p in validation_items),
+            "train_enrollments": train_rows,
+            "validation_enrollments": len(data.y),
+            "population": (
+                f"Enrolments registered by day {cutoff_day} and not unregistered by then; features use only what "
+                f"was known on day {cutoff_day}."
+            ),
+        },
+        "features": [
+            {"name": name, "gain": round(float(gain), 1)}
+            for name, gain in sorted(
+                zip(trained.booster.feature_name(), importance, strict=True), key=lambda item: -item[1]
+            )
+        ],
+        "metrics": metrics(data.y, p),
+        "calibration": calibration_table(data.y, p),
+        "roc": roc_points(data.y, p),
+        "groups": group_metrics(data, p),
+        "bands": bands,
+        "thresholds": {"medium": low, "high": high},
+        "limits": [
+            "Validated on one later presentation: figures on another may differ, above all for a course the "
+            "training data does not hold.",
+            "The model learns who withdrew in the past; a group that was served badly then may be flagged more now. "
+            "Compare the groups' figures before acting on a band.",
+            "A probability is a rate among similar enrolments, not a verdict on one student.",
+            "Scores count from the day a submission was dated; a mark known later is still used from that day.",
+        ],
+    }
+
+
+def store(
+    trained: Trained,
+    *,
+    target: str,
+    cutoff_day: int,
+    train_items,
+    validation_items,
+    train_rows: int,
+    actor=None,
+    activate: bool = False,
+    name: str = "",
+) -> DropoutModel:
+    """Save a trained model with its card (and audit it); ``activate`` makes it the active one
+    for its target and cut-off."""
+    text = trained.booster.model_to_string().encode()
+    model_card = card(
+        trained,
+        target=target,
+        cutoff_day=cutoff_day,
+        train_items=train_items,
+        validation_items=validation_items,
+        train_rows=train_rows,
+    )
+    with transaction.atomic():
+        model = DropoutModel.objects.create(
+            name=name or f"{target} day {cutoff_day} ({timezone.now():%Y-%m-%d %H:%M})",
+            target=target,
+            cutoff_day=cutoff_day,
+            algorithm=Algorithm.LIGHTGBM,
+            parameters={
+                **{k: v for k, v in PARAMETERS.items() if k not in ("num_threads", "verbosity")},
+                "trees": trained.booster.num_trees(),
+                "platt": list(trained.calibration),
+                "courses": trained.courses,
+            },
+            features=trained.names,
+            feature_version=features.VERSION,
+            train_presentations=sorted({p.code for p in train_items}),
+            validation_presentations=sorted({p.code for p in validation_items}),
+            metrics=model_card["metrics"],
+            card=model_card,
+            threshold_medium=model_card["thresholds"]["medium"],
+            threshold_high=model_card["thresholds"]["high"],
+            artefact=text,
+            sha256=hashlib.sha256(text).hexdigest(),
+            trained_at=timezone.now(),
+            trained_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        audit.record("train", actor=actor, obj=model, changes={"metrics": model.metrics})
+        if activate:
+            activate_model(model, actor=actor)
+    return model
+
+
+def activate_model(model: DropoutModel, *, actor=None) -> None:
+    with transaction.atomic():
+        DropoutModel.objects.select_for_update().filter(target=model.target, cutoff_day=model.cutoff_day).exclude(
+            pk=model.pk
+        ).filter(is_active=True).update(is_active=False)
+        DropoutModel.objects.filter(pk=model.pk).update(is_active=True)
+        model.is_active = True
+        audit.record("activate", actor=actor, obj=model)
+
+
+def train(
+    *,
+    target: str,
+    cutoff_day: int,
+    train_codes: Sequence[str],
+    validation_codes: Sequence[str],
+    actor=None,
+    activate: bool = False,
+) -> DropoutModel:
+    """Train on ``train_codes``, validate on ``validation_codes`` (later presentations), store."""
+    Target(target)
+    train_items, validation_items = presentations(train_codes), presentations(validation_codes)
+    if {p.pk for p in train_items} & {p.pk for p in validation_items}:
+        raise TrainingError("A presentation cannot be both trained and validated on.")
+    trained = train_validated(train_items, validation_items, cutoff_day, target)
+    return store(
+        trained,
+        target=target,
+        cutoff_day=cutoff_day,
+        train_items=train_items,
+        validation_items=validation_items,
+        train_rows=trained.train_rows,
+        actor=actor,
+        activate=activate,
+    )
+
+
+def evaluate(*, target: str, cutoff_day: int, train_codes: Sequence[str], test_codes: Sequence[str]) -> dict:
+    """The evaluation protocol: model selection inside the training presentations (the latest
+    code validates a model fitted on the earlier ones), a refit on all of them with the trees and
+    calibration so chosen, one score of the test presentations."""
+    Target(target)
+    codes = sorted({code.strip().upper() for code in train_codes}, key=_code_order)
+    if len(codes) < 2:
+        raise TrainingError("Give at least two training presentation codes: the latest validates the others.")
+    train_items, validation_items = presentations(codes[:-1]), presentations(codes[-1:])
+    test_items = presentations(test_codes)
+    if {p.code for p in test_items} & set(codes):
+        raise TrainingError("The test presentations must not be among the training ones.")
+    check_cutoff(test_items, cutoff_day)
+    trained = train_validated(train_items, validation_items, cutoff_day, target)
+    everything = [*train_items, *validation_items]
+    names, courses = trained.names, sorted({p.course_id for p in everything})
+    full = matrix(everything, cutoff_day, target, [n for n in names if n != features.COURSE], courses)
+    booster = fit(full, None, trees=trained.booster.best_iteration or trained.booster.num_trees())
+    # Same parameters and number of trees, so the refit's raw scores are on the validated
+    # model's scale: its Platt fit calibrates them.
+    test = matrix(test_items, cutoff_day, target, [n for n in names if n != features.COURSE], courses)
+    a, b = trained.calibration
+    p = sigmoid(a * margin(booster, test.x) + b)
+    result = metrics(test.y, p)
+    return {
+        "target": target,
+        "cutoff_day": cutoff_day,
+        "train": codes,
+        "validation": codes[-1],
+        "test": sorted({p.code for p in test_items}),
+        "roc_auc": result["roc_auc"],
+        "pr_auc": result["pr_auc"],
+        "brier": result["brier"],
+        "log_loss": result["log_loss"],
+        "n_train": len(full.y),
+        "n_test": len(test.y),
+        "positives_test": result["positives"],
+        "positives_train": int(full.y.sum()),
+        "trees": booster.num_trees(),
+        "features": len(names),
+        "clicks": features.ALL[-1] in names,
+        "validation_metrics": metrics(trained.validation.y, trained.validation_p),
+    }
+
+
+def _code_order(code: str) -> tuple[int, str]:
+    return int(code[:4]), code[4:]
+
+
+def is_finite(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
