@@ -48,7 +48,7 @@ class Oulad:
 def write(
     directory: Path,
     *,
-    students: int = 80,
+    students: int = 120,
     signal: bool = True,
     clicks: bool = False,
     seed: int = 7,

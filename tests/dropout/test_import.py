@@ -81,7 +81,7 @@ def test_imports_every_file_with_the_quirks(tmp_path):
     returning = Enrollment.objects.filter(previous_attempts=1).first()
     assert AttemptHistory.objects.filter(student=returning.student, result="withdrawn").exists()
     assert output.splitlines()[-1].startswith("imported 7 files: ")
-    assert "studentInfo.csv: 400 rows, 400 created, 0 updated, 0 unchanged" in output
+    assert "studentInfo.csv: 600 rows, 600 created, 0 updated, 0 unchanged" in output
     # One audit entry per file, by the command.
     entries = ActionLog.objects.filter(verb="import")
     assert entries.count() == 7
@@ -132,7 +132,7 @@ def test_a_file_with_bad_rows_imports_nothing_of_itself_and_names_the_lines(tmp_
         call_command("import_oulad", str(tmp_path), stdout=io.StringIO(), stderr=errors)
     assert "studentAssessment.csv: line 4: score: Input should be less than or equal to 100" in errors.getvalue()
     assert AssessmentSubmission.objects.count() == 0
-    assert Enrollment.objects.count() == 400  # the files before it went in
+    assert Enrollment.objects.count() == 600  # the files before it went in
     # Once the field is right, the references are checked: every bad line is named.
     lines[3] = f"{student},{assessment},12,0,40"
     path.write_text("\n".join(lines) + "\n")
