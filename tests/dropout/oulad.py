@@ -56,7 +56,7 @@ def write(
     files: tuple[str, ...] | None = None,
 ) -> Oulad:
     """Write the OULAD files for ``students`` students per presentation into ``directory``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     directory.mkdir(parents=True, exist_ok=True)
     out = Oulad(directory)
     courses, assessments, vle, info, registration, submitted, events = [], [], [], [], [], [], []
@@ -117,7 +117,7 @@ def write(
             out.enrollments.append((module, code, student, result))
             active_until = unregistered if unregistered != "" else length
             effort = (1 - risk) if signal else rng.random()
-            for identifier, kind, day, _weight in calendar:
+            for identifier, _kind, day, _weight in calendar:
                 due = day if day is not None else length - 5
                 if due > active_until or rng.random() > 0.35 + 0.65 * effort:
                     continue

@@ -63,7 +63,7 @@ def enrol(presentation, external_id, **more) -> Enrollment:
 
 
 def test_a_hand_computed_example(course):
-    presentation, earlier, (tma1, cma, tma2, tma3, exam), (site, other) = course
+    presentation, earlier, (tma1, cma, tma2, tma3, _exam), (site, other) = course
     enrollment = enrol(presentation, "s1", previous_attempts=1)
     AttemptHistory.objects.create(
         student=enrollment.student,
