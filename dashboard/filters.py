@@ -1,22 +1,8 @@
 import django_filters
-from django import forms
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema_field
 
 from dashboard.models import AssessmentKind, AssessmentLog, ConceptModule, Draft, DraftStatus, Student
-from veritas.api.filters import BooleanFilter, DateTimeFilter, FilterSet, TimeRangeForm
-
-BIGINT_MAX = 2**63 - 1
-
-
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": BIGINT_MAX})
-class IdFilter(django_filters.NumberFilter):
-    """A whole-number id (a decimal or an id no table can hold is a 400, not a guess)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=BIGINT_MAX, **kwargs)
+from veritas.api.filters import BooleanFilter, DateTimeFilter, FilterSet, IdFilter, TimeRangeForm
 
 
 class StudentFilter(FilterSet):

@@ -49,6 +49,9 @@ class Feature:
     # The sentence for a value (never None: missing values read "unknown" or "none").
     say: Callable[[float, dict, int], str]
     clicks: bool = False  # needs click data
+    # The same for every enrolment of a presentation (its calendar): it places the course,
+    # not the student, so it is never given as a reason.
+    context: bool = False
 
 
 def _say_missing(value, row, day):
@@ -82,11 +85,12 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature("studied_credits", "studied credits", lambda v, r, d: f"studying {_n(v)} credits"),
     Feature("registration_day", "registration day", _say_registration),
-    Feature("course_length_days", "course length", lambda v, r, d: f"a course of {_n(v)} days"),
+    Feature("course_length_days", "course length", lambda v, r, d: f"a course of {_n(v)} days", context=True),
     Feature(
         "start_month",
         "start month",
         lambda v, r, d: "a February start" if v == 2 else "an October start" if v == 10 else f"starts in month {_n(v)}",
+        context=True,
     ),
     Feature(
         "prev_withdrawn",
@@ -95,7 +99,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature("prev_failed", "earlier fails", lambda v, r, d: f"failed this course {_plural(v, 'time')} before"),
     Feature("prev_passed", "earlier passes", lambda v, r, d: f"passed this course {_plural(v, 'time')} before"),
-    Feature("n_due", "assignments due", lambda v, r, d: f"{_plural(v, 'assignment')} due by day {d}"),
+    Feature("n_due", "assignments due", lambda v, r, d: f"{_plural(v, 'assignment')} due by day {d}", context=True),
     Feature(
         "n_submitted_due",
         "due assignments submitted",
@@ -104,7 +108,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("n_missed", "assignments missed", _say_missing),
     Feature("share_missed", "share missed", lambda v, r, d: f"missed {v:.0%} of the assignments due by day {d}"),
     Feature("n_late", "late submissions", lambda v, r, d: f"{_plural(v, 'assignment')} submitted after the deadline"),
-    Feature("weight_due", "weight due", lambda v, r, d: f"assignments worth {_n(v)}% of the marks due by day {d}"),
+    Feature(
+        "weight_due",
+        "weight due",
+        lambda v, r, d: f"assignments worth {_n(v)}% of the marks due by day {d}",
+        context=True,
+    ),
     Feature("weight_missed", "weight missed", lambda v, r, d: f"missed assignments worth {_n(v)}% of the marks"),
     Feature("n_submissions", "submissions", lambda v, r, d: f"{_plural(v, 'submission')} by day {d}"),
     Feature("n_banked", "banked", lambda v, r, d: f"{_plural(v, 'result')} carried over from an earlier presentation"),
@@ -155,15 +164,12 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 BY_NAME = {feature.name: feature for feature in FEATURES}
+CONTEXT = frozenset(feature.name for feature in FEATURES if feature.context)
 NO_CLICKS = tuple(feature.name for feature in FEATURES if not feature.clicks)
 ALL = tuple(feature.name for feature in FEATURES)
-# A model's categorical input besides the numbers above: the course (its code).
-COURSE = "course"
 
 
 def sentence(name: str, value: float | None, row: dict, cutoff_day: int) -> str:
-    if name == COURSE:
-        return f"on course {row.get('course_code', value)}"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f"{BY_NAME[name].label}: unknown"
     return BY_NAME[name].say(value, row, cutoff_day)
@@ -200,11 +206,12 @@ WITH pop AS (
         min(s.score) AS min_score,
         sum(s.score * a.weight) FILTER (WHERE a.weight > 0)
             / nullif(sum(a.weight) FILTER (WHERE a.weight > 0 AND s.score IS NOT NULL), 0) AS weighted_score,
-        max(s.submitted_day) AS last_submitted,
+        -- banked results carry a placeholder date (-1 in OULAD): not timing evidence
+        max(s.submitted_day) FILTER (WHERE NOT s.banked) AS last_submitted,
         count(*) FILTER (WHERE a.is_due) AS n_submitted_due,
         coalesce(sum(a.weight) FILTER (WHERE a.is_due), 0) AS weight_submitted_due,
-        count(*) FILTER (WHERE a.is_due AND s.submitted_day > a.deadline_day) AS n_late,
-        avg(a.deadline_day - s.submitted_day) FILTER (WHERE a.is_due) AS mean_days_early
+        count(*) FILTER (WHERE a.is_due AND NOT s.banked AND s.submitted_day > a.deadline_day) AS n_late,
+        avg(a.deadline_day - s.submitted_day) FILTER (WHERE a.is_due AND NOT s.banked) AS mean_days_early
     FROM pop
     JOIN {S} s ON s.enrollment_id = pop.id
     JOIN (SELECT a.*, (a.assessment_type <> 'Exam' AND a.deadline_day <= %(d)s) AS is_due FROM {A} a) a
@@ -212,13 +219,14 @@ WITH pop AS (
     WHERE s.submitted_day <= %(d)s
     GROUP BY 1
 ), last_due AS (
-    -- the score of the latest assessment due (0 when it was missed)
+    -- the score of the latest assessment due (the weightier of two due the same day; 0 when
+    -- it was missed)
     SELECT DISTINCT ON (pop.id) pop.id AS enrollment_id,
         CASE WHEN s.submitted_day <= %(d)s THEN s.score ELSE 0 END AS last_due_score
     FROM pop
     JOIN {A} a ON a.presentation_id = pop.presentation_id AND a.assessment_type <> 'Exam' AND a.deadline_day <= %(d)s
     LEFT JOIN {S} s ON s.enrollment_id = pop.id AND s.assessment_id = a.id
-    ORDER BY pop.id, a.deadline_day DESC, a.id DESC
+    ORDER BY pop.id, a.deadline_day DESC, a.weight DESC, a.id DESC
 ), attempts AS (
     SELECT pop.id AS enrollment_id,
         count(*) FILTER (WHERE h.result = 'withdrawn') AS prev_withdrawn,
@@ -282,7 +290,6 @@ SELECT pop.id,
     coalesce(clicks.active_days, 0)::float8 AS active_days,
     (%(d)s - clicks.last_active)::float8 AS days_since_last_activity,
     (CASE WHEN weeks.n > 1 THEN coalesce(clicks.sxy, 0) / weeks.sxx END)::float8 AS click_trend,
-    pop.course_id,
     pop.final_result
 FROM pop
 CROSS JOIN weeks
@@ -298,12 +305,11 @@ ORDER BY pop.id
 @dataclass
 class FeatureTable:
     """One row per enrolment of the population: ids, the features (``ALL`` order, None where
-    missing), the course ids and the final results (the label's source, never a feature)."""
+    missing) and the final results (the label's source, never a feature)."""
 
     cutoff_day: int
     ids: list[int]
     rows: list[tuple[float | None, ...]]
-    course_ids: list[int]
     results: list[str]
 
     def __len__(self) -> int:
@@ -331,6 +337,5 @@ def compute(presentations: Sequence[int], cutoff_day: int) -> FeatureTable:
         cutoff_day=cutoff_day,
         ids=[row[0] for row in fetched],
         rows=[row[1 : 1 + width] for row in fetched],
-        course_ids=[row[1 + width] for row in fetched],
-        results=[row[2 + width] for row in fetched],
+        results=[row[1 + width] for row in fetched],
     )

@@ -50,6 +50,7 @@ from dropout.models import (
     LearningEvent,
     Presentation,
     Result,
+    is_support_staff,
 )
 from veritas import audit, bulk
 
@@ -704,6 +705,7 @@ class EventBatchResult:
     inserted: int
 
 
+_event = TypeAdapter(EventRow)
 _events = TypeAdapter(list[EventRow])
 
 
@@ -712,13 +714,20 @@ def parse_events(body: bytes) -> list[EventRow]:
     return bulk.validate_json_array(_events, body, max_rows=MAX_ROWS)
 
 
+def parse_events_csv(text) -> list[EventRow]:
+    """``POST events/`` as CSV (studentVle.csv's columns); errors keyed ``line N``."""
+    valid, invalid = bulk.validate_records(_event, bulk.csv_records(text))
+    bulk.check_size(len(valid) + len(invalid), MAX_ROWS)
+    if invalid:
+        raise bulk.BatchInvalid(invalid)
+    return [row for _, row in valid]
+
+
 def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
     """Resolve a validated batch (a student the actor may not write reads as unknown) and COPY
     it in, in one transaction with one audit entry; BatchInvalid names the rows that do not
     resolve, and nothing is written."""
-    from dropout.models import is_support_staff
-
-    students = None if is_support_staff(actor, "add", "learningevent") else Student.objects.taught_by(actor)
+    students = None if is_support_staff(actor) else Student.objects.taught_by(actor)
     with bulk.paused_gc(), transaction.atomic(), connection.cursor() as cursor:
         resolver = EventResolver.named({(row.code_module, row.code_presentation) for row in rows}, students=students)
         events, invalid = [], {}

@@ -2,9 +2,9 @@
 
 For each enrolment of the population at the model's cut-off: the features (one SQL statement,
 dropout/features.py), the calibrated probability, the band from the model's thresholds, and the
-reasons: the features whose TreeSHAP contributions (LightGBM's ``pred_contrib``, exact for
-trees, in raw log-odds; times the Platt slope they are in calibrated log-odds) raise the risk
-most, each with its value and a sentence. The features and predictions are written in bulk
+reasons: the student's features whose TreeSHAP contributions (LightGBM's ``pred_contrib``: exact
+for trees, in log-odds, adding up with the bias to the raw score the probability comes from)
+raise the risk most, each with its value and a sentence. The features and predictions are written in bulk
 (COPY into a staging table, then one upsert each), replacing the model's earlier prediction for
 the enrolment.
 """
@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 
 from dropout import features
 from dropout.models import DropoutModel, DropoutPrediction, FeatureSet, Presentation
-from dropout.training import TrainingError, check_cutoff, sigmoid
+from dropout.training import TrainingError, as_matrix, check_cutoff, sigmoid
 from veritas import audit, bulk
 
 REASONS = 3
@@ -47,44 +47,32 @@ def load(model: DropoutModel) -> lightgbm.Booster:
 
 def score(model: DropoutModel, table: features.FeatureTable, booster: lightgbm.Booster | None = None) -> Scored:
     """Probabilities, bands and reasons of a feature table under ``model``."""
+    if not len(table):
+        return Scored([], np.empty(0), [], [], [])
     booster = booster or load(model)
     names = list(model.features)
-    columns = [features.ALL.index(name) for name in names]
-    course_index = {course: i for i, course in enumerate(model.parameters["courses"])}
-    if len(table):
-        raw_rows = np.array(table.rows, dtype=np.float64)
-        x = np.column_stack(
-            [raw_rows[:, columns], np.array([course_index.get(c, np.nan) for c in table.course_ids], dtype=np.float64)]
-        )
-    else:
-        x = np.empty((0, len(names) + 1))
-    a, b = model.parameters["platt"]
-    if not len(x):
-        return Scored([], np.empty(0), [], [], [])
-    contributions = booster.predict(x, pred_contrib=True)  # features, then the bias
-    raw = contributions.sum(axis=1)
-    probabilities = sigmoid(a * raw + b)
-    weighted = contributions[:, :-1] * a
+    x = as_matrix(table, names)
+    contributions = booster.predict(x, pred_contrib=True)  # one per feature, then the bias
+    probabilities = sigmoid(contributions.sum(axis=1) - model.parameters["prior_shift"])
+    # Reasons come from the student's own features, not the course's calendar.
+    personal = np.array([name not in features.CONTEXT for name in names])
+    weighted = np.where(personal, contributions[:, :-1], -np.inf)
     top = np.argsort(-weighted, axis=1)[:, :REASONS]
-    courses = {pk: code for pk, code in Presentation.objects.values_list("course_id", "course__code").distinct()}
-    all_names = [*names, features.COURSE]
     bands, reasons, values = [], [], []
     for i in range(len(x)):
-        row = {name: (None if np.isnan(value) else float(value)) for name, value in zip(names, x[i, :-1], strict=True)}
-        context = {**row, "course_code": courses.get(table.course_ids[i])}
+        row = {name: (None if np.isnan(value) else float(value)) for name, value in zip(names, x[i], strict=True)}
         found = []
         for j in top[i]:
             contribution = float(weighted[i, j])
             if contribution <= 0:
                 break
-            name = all_names[j]
-            value = context["course_code"] if name == features.COURSE else row[name]
+            name = names[j]
             found.append(
                 {
                     "feature": name,
-                    "value": value,
+                    "value": row[name],
                     "contribution": round(contribution, 4),
-                    "text": features.sentence(name, value, context, table.cutoff_day),
+                    "text": features.sentence(name, row[name], row, table.cutoff_day),
                 }
             )
         bands.append(model.band(float(probabilities[i])))

@@ -1,21 +1,27 @@
 """Training, validating and evaluating dropout models (``train_dropout``, ``evaluate_dropout``,
 ``POST models/train/``).
 
-Why LightGBM: gradient-boosted trees take the features as they come (missing values, a course
-as a category, no scaling), are fast on 2 cores, keep a text model that loads without running
-code, and give exact per-prediction contributions (TreeSHAP, ``pred_contrib``) for the reasons.
+Why LightGBM: gradient-boosted trees take the features as they come (missing values, no
+scaling, interactions such as "missed an assignment on a course where few are due"), are fast
+on 2 cores, keep a text model that loads without running code, and give exact per-prediction
+contributions (TreeSHAP, ``pred_contrib``) for the reasons.
 
-Protocol (temporal only, never shuffled across time):
-- the model is fitted on the training presentations and validated on later ones: early stopping
-  picks the number of trees, Platt scaling (a logistic regression of the label on the trees'
-  raw score) calibrates the probabilities, and the bands' thresholds are set from the validation
-  base rate. Platt scaling is linear in the raw score, so the trees' contributions stay additive:
-  a reason's contribution is in calibrated log-odds.
-- the class imbalance is handled by weighting the positive class (neg/pos) in the fit; the
-  calibration then restores true probabilities.
-- ``evaluate`` (the evaluation protocol) uses only the training presentations: the latest of them
-  validates a model fitted on the others; the model is then refitted on all of them with the
-  chosen number of trees and the same calibration, and scores the test presentation once.
+The recipe (docs/dropout.md has the figures it was chosen on, all from the training
+presentations of the development data: 2013B fitted, 2013J validated):
+- fixed, regularised hyper-parameters and a fixed number of trees (``TREES``): choosing the
+  trees per model by early stopping on one later presentation was unstable (it stopped at a
+  handful of trees when that presentation's courses differed), a fixed number was not;
+- the class imbalance is handled by weighting the positive class (neg/pos) in the fit, and the
+  probabilities are calibrated by the exact inverse of that weighting (the prior shift:
+  subtract log(neg/pos) from the trees' raw score). A recalibration fitted on the validation
+  presentation (Platt scaling) was tried and made the probabilities worse on the next one: it
+  carries one presentation's base rate over to another. The card's calibration table shows how
+  well the probabilities hold on the validation presentation;
+- temporal validation only, never shuffled across time: ``train`` fits on the training
+  presentations and measures on the later validation ones (the stored model is the one
+  measured); ``evaluate`` measures a model fitted on all training presentations but the latest
+  on the latest, then refits on all of them (more courses covered) and scores the test
+  presentation once.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import lightgbm
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score, roc_curve
 
 from dropout import features
@@ -39,24 +44,20 @@ from veritas import audit
 
 PARAMETERS = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    "learning_rate": 0.03,
     "num_leaves": 15,
-    "min_data_in_leaf": 50,
+    "min_data_in_leaf": 100,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
-    "max_cat_to_onehot": 8,
-    "min_data_per_group": 50,
-    "cat_smooth": 20,
     "num_threads": 1,
     "seed": 20131,
     "deterministic": True,
     "force_row_wise": True,
     "verbosity": -1,
 }
-MAX_TREES = 2000
-EARLY_STOPPING = 100
+TREES = 100
 MIN_CLASS = 20  # positives and negatives needed in the fit and in the validation
 GROUPS = ("gender", "disability", "age_band", "imd_band")
 MIN_GROUP = 50  # below this many enrolments a group's figures are shown but flagged
@@ -110,8 +111,8 @@ def has_clicks(items: Sequence[Presentation]) -> bool:
 
 @dataclass
 class Matrix:
-    """Features as a float matrix (NaN where missing) in ``names`` order, the course as its
-    category index (last column), labels, and the groups for the card."""
+    """Features as a float matrix (NaN where missing) in ``names`` order, labels, and the
+    groups for the card."""
 
     names: list[str]
     x: np.ndarray
@@ -120,40 +121,23 @@ class Matrix:
     groups: dict[str, list[str]] = field(default_factory=dict)
 
 
-def matrix(
-    items: Sequence[Presentation], cutoff_day: int, target: str, names: Sequence[str], courses: Sequence[int]
-) -> Matrix:
-    table = features.compute([p.pk for p in items], cutoff_day)
+def as_matrix(table: features.FeatureTable, names: Sequence[str]) -> np.ndarray:
+    if not len(table):
+        return np.empty((0, len(names)))
     columns = [features.ALL.index(name) for name in names]
-    raw = (
-        np.array(table.rows, dtype=np.float64).reshape(len(table), len(features.ALL))
-        if len(table)
-        else np.empty((0, len(features.ALL)))
-    )
-    course_index = {course: i for i, course in enumerate(courses)}
-    course_column = np.array([course_index.get(c, np.nan) for c in table.course_ids], dtype=np.float64)
-    x = np.column_stack([raw[:, columns], course_column]) if len(table) else np.empty((0, len(names) + 1))
-    y = np.array(table.labels(target), dtype=np.int8)
-    groups = dict(
-        zip(
-            GROUPS,
-            zip(*Enrollment.objects.filter(pk__in=table.ids).order_by("pk").values_list(*GROUPS), strict=False),
-            strict=False,
-        )
-    )
+    return np.array(table.rows, dtype=np.float64)[:, columns]
+
+
+def matrix(items: Sequence[Presentation], cutoff_day: int, target: str, names: Sequence[str]) -> Matrix:
+    table = features.compute([p.pk for p in items], cutoff_day)
+    groups = Enrollment.objects.filter(pk__in=table.ids).order_by("pk").values_list(*GROUPS)
+    columns = list(zip(*groups, strict=True)) if len(table) else [() for _ in GROUPS]
     return Matrix(
-        names=[*names, features.COURSE], x=x, y=y, table=table, groups={k: list(v) for k, v in groups.items()}
-    )
-
-
-def _dataset(data: Matrix, reference=None) -> lightgbm.Dataset:
-    return lightgbm.Dataset(
-        data.x,
-        label=data.y,
-        feature_name=data.names,
-        categorical_feature=[features.COURSE],
-        reference=reference,
-        free_raw_data=False,
+        names=list(names),
+        x=as_matrix(table, names),
+        y=np.array(table.labels(target), dtype=np.int8),
+        table=table,
+        groups={group: list(values) for group, values in zip(GROUPS, columns, strict=True)},
     )
 
 
@@ -167,27 +151,24 @@ def _check_classes(data: Matrix, what: str) -> None:
         )
 
 
-def fit(train: Matrix, validation: Matrix | None, *, trees: int | None = None) -> lightgbm.Booster:
-    """Trees on ``train``; with ``validation``, as many as early stopping on its ROC AUC keeps."""
+@dataclass(frozen=True)
+class Fitted:
+    """Trees and the prior shift that calibrates their raw score: p = sigmoid(raw - shift)."""
+
+    booster: lightgbm.Booster
+    shift: float
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return sigmoid(margin(self.booster, x) - self.shift) if len(x) else np.empty(0)
+
+
+def fit(train: Matrix) -> Fitted:
+    """TREES trees on ``train``, positives weighted neg/pos."""
     positives = int(train.y.sum())
-    params = {**PARAMETERS, "scale_pos_weight": (len(train.y) - positives) / positives}
-    train_set = _dataset(train)
-    if validation is None:
-        return lightgbm.train(params, train_set, num_boost_round=trees or 200)
-    valid_set = _dataset(validation, reference=train_set)
-    return lightgbm.train(
-        {**params, "metric": "auc"},
-        train_set,
-        num_boost_round=MAX_TREES,
-        valid_sets=[valid_set],
-        callbacks=[lightgbm.early_stopping(EARLY_STOPPING, verbose=False)],
-    )
-
-
-def platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(a, b) such that sigmoid(a * raw + b) is calibrated on (raw, y)."""
-    model = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), y)
-    return float(model.coef_[0][0]), float(model.intercept_[0])
+    weight = (len(train.y) - positives) / positives
+    data = lightgbm.Dataset(train.x, label=train.y, feature_name=train.names, free_raw_data=False)
+    booster = lightgbm.train({**PARAMETERS, "scale_pos_weight": weight}, data, num_boost_round=TREES)
+    return Fitted(booster, math.log(weight))
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -270,32 +251,26 @@ def margin(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Trained:
-    booster: lightgbm.Booster
+    fitted: Fitted
     names: list[str]
-    courses: list[int]
-    calibration: tuple[float, float]
     validation: Matrix
     validation_p: np.ndarray
     train_rows: int
 
 
-def _inputs(train_items, validation_items, cutoff_day: int, target: str):
-    check_cutoff([*train_items, *validation_items], cutoff_day)
-    names = list(features.ALL if has_clicks([*train_items, *validation_items]) else features.NO_CLICKS)
-    courses = sorted({p.course_id for p in train_items})
-    train = matrix(train_items, cutoff_day, target, names, courses)
-    validation = matrix(validation_items, cutoff_day, target, names, courses)
-    _check_classes(train, "train")
-    _check_classes(validation, "validate")
-    return names, courses, train, validation
+def _names(items: Sequence[Presentation]) -> list[str]:
+    return list(features.ALL if has_clicks(items) else features.NO_CLICKS)
 
 
 def train_validated(train_items, validation_items, cutoff_day: int, target: str) -> Trained:
-    names, courses, train, validation = _inputs(train_items, validation_items, cutoff_day, target)
-    booster = fit(train, validation)
-    raw = margin(booster, validation.x)
-    a, b = platt(raw, validation.y)
-    return Trained(booster, names, courses, (a, b), validation, sigmoid(a * raw + b), len(train.y))
+    """Fit on ``train_items``, measure on ``validation_items``."""
+    check_cutoff([*train_items, *validation_items], cutoff_day)
+    names = _names([*train_items, *validation_items])
+    train, validation = (matrix(items, cutoff_day, target, names) for items in (train_items, validation_items))
+    _check_classes(train, "train")
+    _check_classes(validation, "validate")
+    fitted = fit(train)
+    return Trained(fitted, names, validation, fitted.probabilities(validation.x), len(train.y))
 
 
 def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validation_items, train_rows: int) -> dict:
@@ -314,7 +289,7 @@ def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validat
                 "observed_rate": round(float(data.y[inside].mean()), 4) if inside.any() else None,
             }
         )
-    importance = trained.booster.feature_importance("gain")
+    importance = trained.fitted.booster.feature_importance("gain")
     return {
         "data": {
             "target": target,
@@ -331,9 +306,7 @@ def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validat
         },
         "features": [
             {"name": name, "gain": round(float(gain), 1)}
-            for name, gain in sorted(
-                zip(trained.booster.feature_name(), importance, strict=True), key=lambda item: -item[1]
-            )
+            for name, gain in sorted(zip(trained.names, importance, strict=True), key=lambda item: -item[1])
         ],
         "metrics": metrics(data.y, p),
         "calibration": calibration_table(data.y, p),
@@ -347,7 +320,12 @@ def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validat
             "The model learns who withdrew in the past; a group that was served badly then may be flagged more now. "
             "Compare the groups' figures before acting on a band.",
             "A probability is a rate among similar enrolments, not a verdict on one student.",
-            "Scores count from the day a submission was dated; a mark known later is still used from that day.",
+            "Scores count from the day a submission was dated; a mark known later is still used from that day "
+            "(OULAD has no marking dates), so early figures are slightly optimistic.",
+            "Earlier attempts count only where their presentation is in the data; OULAD's own count of previous "
+            "attempts reaches further back.",
+            "The course's calendar (its length, start month, what is due) places the course, not the student: it "
+            "weighs in the probability but is never given as a reason.",
         ],
     }
 
@@ -366,7 +344,7 @@ def store(
 ) -> DropoutModel:
     """Save a trained model with its card (and audit it); ``activate`` makes it the active one
     for its target and cut-off."""
-    text = trained.booster.model_to_string().encode()
+    text = trained.fitted.booster.model_to_string().encode()
     model_card = card(
         trained,
         target=target,
@@ -383,9 +361,8 @@ def store(
             algorithm=Algorithm.LIGHTGBM,
             parameters={
                 **{k: v for k, v in PARAMETERS.items() if k not in ("num_threads", "verbosity")},
-                "trees": trained.booster.num_trees(),
-                "platt": list(trained.calibration),
-                "courses": trained.courses,
+                "trees": trained.fitted.booster.num_trees(),
+                "prior_shift": trained.fitted.shift,
             },
             features=trained.names,
             feature_version=features.VERSION,
@@ -444,34 +421,28 @@ def train(
 
 
 def evaluate(*, target: str, cutoff_day: int, train_codes: Sequence[str], test_codes: Sequence[str]) -> dict:
-    """The evaluation protocol: model selection inside the training presentations (the latest
-    code validates a model fitted on the earlier ones), a refit on all of them with the trees and
-    calibration so chosen, one score of the test presentations."""
+    """The evaluation protocol: inside the training presentations the latest code validates a
+    model fitted on the earlier ones (reported as ``validation``); the model is then refitted on
+    all of them and scores the test presentations once."""
     Target(target)
     codes = sorted({code.strip().upper() for code in train_codes}, key=_code_order)
     if len(codes) < 2:
         raise TrainingError("Give at least two training presentation codes: the latest validates the others.")
-    train_items, validation_items = presentations(codes[:-1]), presentations(codes[-1:])
     test_items = presentations(test_codes)
     if {p.code for p in test_items} & set(codes):
         raise TrainingError("The test presentations must not be among the training ones.")
+    earlier, latest = presentations(codes[:-1]), presentations(codes[-1:])
     check_cutoff(test_items, cutoff_day)
-    trained = train_validated(train_items, validation_items, cutoff_day, target)
-    everything = [*train_items, *validation_items]
-    names, courses = trained.names, sorted({p.course_id for p in everything})
-    full = matrix(everything, cutoff_day, target, [n for n in names if n != features.COURSE], courses)
-    booster = fit(full, None, trees=trained.booster.best_iteration or trained.booster.num_trees())
-    # Same parameters and number of trees, so the refit's raw scores are on the validated
-    # model's scale: its Platt fit calibrates them.
-    test = matrix(test_items, cutoff_day, target, [n for n in names if n != features.COURSE], courses)
-    a, b = trained.calibration
-    p = sigmoid(a * margin(booster, test.x) + b)
-    result = metrics(test.y, p)
+    validated = train_validated(earlier, latest, cutoff_day, target)
+    names = validated.names if has_clicks(test_items) else [n for n in validated.names if n in features.NO_CLICKS]
+    full = matrix([*earlier, *latest], cutoff_day, target, names)
+    fitted = fit(full)
+    test = matrix(test_items, cutoff_day, target, names)
+    result = metrics(test.y, fitted.probabilities(test.x))
     return {
         "target": target,
         "cutoff_day": cutoff_day,
         "train": codes,
-        "validation": codes[-1],
         "test": sorted({p.code for p in test_items}),
         "roc_auc": result["roc_auc"],
         "pr_auc": result["pr_auc"],
@@ -479,18 +450,15 @@ def evaluate(*, target: str, cutoff_day: int, train_codes: Sequence[str], test_c
         "log_loss": result["log_loss"],
         "n_train": len(full.y),
         "n_test": len(test.y),
-        "positives_test": result["positives"],
         "positives_train": int(full.y.sum()),
-        "trees": booster.num_trees(),
+        "positives_test": result["positives"],
+        "mean_predicted_test": result["mean_predicted"],
+        "trees": TREES,
         "features": len(names),
-        "clicks": features.ALL[-1] in names,
-        "validation_metrics": metrics(trained.validation.y, trained.validation_p),
+        "clicks": "clicks_total" in names,
+        "validation": {"presentation": codes[-1], **metrics(validated.validation.y, validated.validation_p)},
     }
 
 
 def _code_order(code: str) -> tuple[int, str]:
     return int(code[:4]), code[4:]
-
-
-def is_finite(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))

@@ -49,8 +49,13 @@ def dataset(tmp_path):
 
 @pytest.fixture
 def cohorts(dataset, teacher, colleague, other_teacher):
-    """The teacher's cohort holds the first ten students; the other teacher's the next ten."""
-    students = list(Student.objects.filter(enrollments__isnull=False).distinct().order_by("external_id"))
+    """The teacher's cohort holds the first ten students enrolled on a 2014B presentation; the
+    other teacher's the next ten."""
+    students = list(
+        Student.objects.filter(enrollments__presentation__code="2014B", enrollments__unregistered_day__isnull=True)
+        .distinct()
+        .order_by("external_id")
+    )
     mine = Cohort.objects.create(name="Support group A", term="2014")
     mine.staff.add(teacher, colleague)
     mine.students.add(*students[:10])
@@ -62,9 +67,29 @@ def cohorts(dataset, teacher, colleague, other_teacher):
 
 @pytest.fixture
 def my_enrollment(cohorts):
-    return Enrollment.objects.filter(student__in=cohorts[0].students.all()).order_by("pk").first()
+    return (
+        Enrollment.objects.filter(student__in=cohorts[0].students.all(), presentation__code="2014B")
+        .order_by("pk")
+        .first()
+    )
 
 
 @pytest.fixture
 def their_enrollment(cohorts):
-    return Enrollment.objects.filter(student__in=cohorts[1].students.all()).order_by("pk").first()
+    return (
+        Enrollment.objects.filter(student__in=cohorts[1].students.all(), presentation__code="2014B")
+        .order_by("pk")
+        .first()
+    )
+
+
+@pytest.fixture
+def predicted(cohorts):
+    """An active model (withdrawn, day 70) and its predictions for the 2014B presentations."""
+    from dropout import predicting, training
+
+    model = training.train(
+        target="withdrawn", cutoff_day=70, train_codes=["2013B", "2013J"], validation_codes=["2014B"], activate=True
+    )
+    predicting.predict(model, training.presentations(["2014B"]))
+    return model

@@ -110,19 +110,18 @@ def test_reasons_add_up_to_the_prediction(dataset):
     table = features.compute([p.pk for p in training.presentations(["2014B"])], 70)
     booster = predicting.load(model)
     scored = predicting.score(model, table, booster)
-    x = np.array(table.rows, dtype=float)
-    a, b = model.parameters["platt"]
-    contributions = booster.predict(
-        np.column_stack([x[:, [features.ALL.index(n) for n in model.features]], _courses(model, table)]),
-        pred_contrib=True,
-    )
-    # sigmoid(a * (sum of contributions + bias) + b) is the probability: the reasons are its parts.
-    assert np.allclose(training.sigmoid(a * contributions.sum(axis=1) + b), scored.probabilities)
-
-
-def _courses(model, table):
-    index = {course: i for i, course in enumerate(model.parameters["courses"])}
-    return np.array([index.get(c, np.nan) for c in table.course_ids], dtype=float)
+    contributions = booster.predict(training.as_matrix(table, model.features), pred_contrib=True)
+    # sigmoid(contributions + bias - prior shift) is the probability: the reasons are its parts.
+    shift = model.parameters["prior_shift"]
+    assert np.allclose(training.sigmoid(contributions.sum(axis=1) - shift), scored.probabilities)
+    # A reason is one of the largest positive contributions among the student's own features.
+    i = int(np.argmax(scored.probabilities))
+    top = scored.reasons[i][0]
+    personal = [j for j, name in enumerate(model.features) if name not in features.CONTEXT]
+    best = max(personal, key=lambda j: contributions[i, j])
+    assert top["feature"] == model.features[best]
+    assert top["contribution"] == pytest.approx(contributions[i, best], abs=1e-4)
+    assert not {reason["feature"] for reasons in scored.reasons for reason in reasons} & features.CONTEXT
 
 
 def test_the_artefact_round_trips_and_a_tampered_one_is_refused(dataset):

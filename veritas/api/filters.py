@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError as FormValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from veritas.models import ActionLog
@@ -63,6 +64,25 @@ class StrictBooleanField(forms.NullBooleanField):
 
 class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": BIGINT_MAX})
+class IdFilter(django_filters.NumberFilter):
+    """A whole-number id (a decimal or an id no table can hold is a 400, not a guess)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=BIGINT_MAX, **kwargs)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (``70.5`` is a 400); pass ``min_value`` / ``max_value``."""
+
+    field_class = forms.IntegerField
 
 
 def range_problem(since: datetime | None, until: datetime | None) -> str | None:
