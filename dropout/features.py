@@ -24,6 +24,7 @@ from dropout.models import (
     Assessment,
     AssessmentSubmission,
     AttemptHistory,
+    Course,
     Education,
     Enrollment,
     LearningEvent,
@@ -175,7 +176,7 @@ def sentence(name: str, value: float | None, row: dict, cutoff_day: int) -> str:
     return BY_NAME[name].say(value, row, cutoff_day)
 
 
-E, P = Enrollment._meta.db_table, Presentation._meta.db_table
+E, P, C = Enrollment._meta.db_table, Presentation._meta.db_table, Course._meta.db_table
 A, S = Assessment._meta.db_table, AssessmentSubmission._meta.db_table
 H, V = AttemptHistory._meta.db_table, LearningEvent._meta.db_table
 
@@ -186,8 +187,8 @@ AGE_LEVEL = "array_position(ARRAY['0-35', '35-55', '55+'], e.age_band) - 1"
 # %(d)s is the cut-off day, %(presentations)s the presentations' ids.
 FEATURES_SQL = f"""
 WITH pop AS (
-    SELECT e.*, p.course_id, p.start_date, p.length_days, p.code AS presentation_code
-    FROM {E} e JOIN {P} p ON p.id = e.presentation_id
+    SELECT e.*, p.course_id, c.code AS course_code, p.start_date, p.length_days
+    FROM {E} e JOIN {P} p ON p.id = e.presentation_id JOIN {C} c ON c.id = p.course_id
     WHERE e.presentation_id = ANY(%(presentations)s)
       AND (e.registered_day IS NULL OR e.registered_day <= %(d)s)
       AND (e.unregistered_day IS NULL OR e.unregistered_day > %(d)s)
@@ -290,6 +291,7 @@ SELECT pop.id,
     coalesce(clicks.active_days, 0)::float8 AS active_days,
     (%(d)s - clicks.last_active)::float8 AS days_since_last_activity,
     (CASE WHEN weeks.n > 1 THEN coalesce(clicks.sxy, 0) / weeks.sxx END)::float8 AS click_trend,
+    pop.course_code,
     pop.final_result
 FROM pop
 CROSS JOIN weeks
@@ -305,11 +307,13 @@ ORDER BY pop.id
 @dataclass
 class FeatureTable:
     """One row per enrolment of the population: ids, the features (``ALL`` order, None where
-    missing) and the final results (the label's source, never a feature)."""
+    missing), the course codes (the model's one categorical input) and the final results (the
+    label's source, never a feature)."""
 
     cutoff_day: int
     ids: list[int]
     rows: list[tuple[float | None, ...]]
+    courses: list[str]
     results: list[str]
 
     def __len__(self) -> int:
@@ -337,5 +341,6 @@ def compute(presentations: Sequence[int], cutoff_day: int) -> FeatureTable:
         cutoff_day=cutoff_day,
         ids=[row[0] for row in fetched],
         rows=[row[1 : 1 + width] for row in fetched],
-        results=[row[1 + width] for row in fetched],
+        courses=[row[1 + width] for row in fetched],
+        results=[row[2 + width] for row in fetched],
     )

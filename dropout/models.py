@@ -290,7 +290,7 @@ class FeatureSet(models.Model):
 
 
 class Algorithm(models.TextChoices):
-    LIGHTGBM = "lightgbm", "LightGBM (gradient-boosted trees), Platt-calibrated"
+    BLEND = "blend", "LightGBM trees and a logistic regression, averaged in log-odds"
 
 
 class DropoutModelQuerySet(models.QuerySet):
@@ -304,13 +304,13 @@ class ArtefactTampered(Exception):
 
 class DropoutModel(models.Model):
     """A trained model: what it predicts, from what, how well (``card``), and its artefact.
-    The artefact is LightGBM's text model (parsing it cannot run code), checked against its
-    SHA-256 on every load."""
+    The artefact is a JSON document (dropout/blend.py: LightGBM's text model and the linear
+    model's numbers; parsing it cannot run code), checked against its SHA-256 on every load."""
 
     name = models.CharField(max_length=100)
     target = models.CharField(max_length=20, choices=Target.choices)
     cutoff_day = models.IntegerField()
-    algorithm = models.CharField(max_length=20, choices=Algorithm.choices, default=Algorithm.LIGHTGBM)
+    algorithm = models.CharField(max_length=20, choices=Algorithm.choices, default=Algorithm.BLEND)
     parameters = models.JSONField(help_text="Hyper-parameters, trees, calibration.")
     features = models.JSONField(help_text="The feature names, in the artefact's column order.")
     feature_version = models.CharField(max_length=20)
@@ -349,12 +349,12 @@ class DropoutModel(models.Model):
     def __str__(self):
         return f"{self.name} ({self.target}, day {self.cutoff_day})"
 
-    def artefact_text(self) -> str:
+    def artefact_bytes(self) -> bytes:
         """The artefact, refused if it is not the one trained."""
         data = bytes(self.artefact)
         if hashlib.sha256(data).hexdigest() != self.sha256:
             raise ArtefactTampered(f"Model {self.pk}: the artefact's SHA-256 does not match; refusing to load it.")
-        return data.decode()
+        return data
 
     def band(self, probability: float) -> str:
         if probability >= self.threshold_high:

@@ -2,9 +2,10 @@
 
 For each enrolment of the population at the model's cut-off: the features (one SQL statement,
 dropout/features.py), the calibrated probability, the band from the model's thresholds, and the
-reasons: the student's features whose TreeSHAP contributions (LightGBM's ``pred_contrib``: exact
-for trees, in log-odds, adding up with the bias to the raw score the probability comes from)
-raise the risk most, each with its value and a sentence. The features and predictions are written in bulk
+reasons: the student's features whose contributions to the log-odds (dropout/blend.py: TreeSHAP
+for the trees, coefficient times standardised value for the linear model; with the bias they add
+up to the log-odds the probability comes from) raise the risk most, each with its value and a
+sentence. The features and predictions are written in bulk
 (COPY into a staging table, then one upsert each), replacing the model's earlier prediction for
 the enrolment.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import lightgbm
 import numpy as np
 import orjson
 from django.db import connection, transaction
@@ -24,8 +24,9 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from dropout import features
+from dropout.blend import Blend, sigmoid
 from dropout.models import DropoutModel, DropoutPrediction, FeatureSet, Presentation
-from dropout.training import TrainingError, as_matrix, check_cutoff, sigmoid
+from dropout.training import TrainingError, as_matrix, check_cutoff
 from veritas import audit, bulk
 
 REASONS = 3
@@ -40,23 +41,23 @@ class Scored:
     values: list[dict]
 
 
-def load(model: DropoutModel) -> lightgbm.Booster:
-    """The model's trees; ArtefactTampered if the bytes are not the ones trained."""
-    return lightgbm.Booster(model_str=model.artefact_text())
+def load(model: DropoutModel) -> Blend:
+    """The model; ArtefactTampered if the bytes are not the ones trained."""
+    return Blend.from_bytes(model.artefact_bytes())
 
 
-def score(model: DropoutModel, table: features.FeatureTable, booster: lightgbm.Booster | None = None) -> Scored:
+def score(model: DropoutModel, table: features.FeatureTable, blend: Blend | None = None) -> Scored:
     """Probabilities, bands and reasons of a feature table under ``model``."""
     if not len(table):
         return Scored([], np.empty(0), [], [], [])
-    booster = booster or load(model)
+    blend = blend or load(model)
     names = list(model.features)
     x = as_matrix(table, names)
-    contributions = booster.predict(x, pred_contrib=True)  # one per feature, then the bias
-    probabilities = sigmoid(contributions.sum(axis=1) - model.parameters["prior_shift"])
+    log_odds, contributions = blend.explain(x, table.courses)
+    probabilities = sigmoid(log_odds)
     # Reasons come from the student's own features, not the course's calendar.
     personal = np.array([name not in features.CONTEXT for name in names])
-    weighted = np.where(personal, contributions[:, :-1], -np.inf)
+    weighted = np.where(personal, contributions, -np.inf)
     top = np.argsort(-weighted, axis=1)[:, :REASONS]
     bands, reasons, values = [], [], []
     for i in range(len(x)):
@@ -142,9 +143,9 @@ def predict(model: DropoutModel, items: Sequence[Presentation], *, actor=None) -
             f"{features.VERSION}: train a new model."
         )
     check_cutoff(items, model.cutoff_day)
-    booster = load(model)
+    blend = load(model)
     table = features.compute([p.pk for p in items], model.cutoff_day)
-    scored = score(model, table, booster)
+    scored = score(model, table, blend)
     with transaction.atomic():
         written = write(model, scored)
         audit.record(

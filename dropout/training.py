@@ -1,63 +1,39 @@
 """Training, validating and evaluating dropout models (``train_dropout``, ``evaluate_dropout``,
-``POST models/train/``).
+``POST models/train/``). The model itself (trees and a linear model, averaged in log-odds;
+class imbalance; calibration; the artefact) is dropout/blend.py's.
 
-Why LightGBM: gradient-boosted trees take the features as they come (missing values, no
-scaling, interactions such as "missed an assignment on a course where few are due"), are fast
-on 2 cores, keep a text model that loads without running code, and give exact per-prediction
-contributions (TreeSHAP, ``pred_contrib``) for the reasons.
-
-The recipe (docs/dropout.md has the figures it was chosen on, all from the training
-presentations of the development data: 2013B fitted, 2013J validated):
-- fixed, regularised hyper-parameters and a fixed number of trees (``TREES``): choosing the
-  trees per model by early stopping on one later presentation was unstable (it stopped at a
-  handful of trees when that presentation's courses differed), a fixed number was not;
-- the class imbalance is handled by weighting the positive class (neg/pos) in the fit, and the
-  probabilities are calibrated by the exact inverse of that weighting (the prior shift:
-  subtract log(neg/pos) from the trees' raw score). A recalibration fitted on the validation
-  presentation (Platt scaling) was tried and made the probabilities worse on the next one: it
-  carries one presentation's base rate over to another. The card's calibration table shows how
-  well the probabilities hold on the validation presentation;
-- temporal validation only, never shuffled across time: ``train`` fits on the training
-  presentations and measures on the later validation ones (the stored model is the one
-  measured); ``evaluate`` measures a model fitted on all training presentations but the latest
-  on the latest, then refits on all of them (more courses covered) and scores the test
-  presentation once.
+The protocol is temporal only, never shuffled across time:
+- ``train`` fits on the training presentations and measures on the later validation ones: the
+  stored model is the one measured, its card (metrics, calibration table, ROC curve, metrics
+  per group, bands) comes from the validation presentations, and so do the bands' thresholds;
+- ``evaluate`` measures a model fitted on all training presentations but the latest on the
+  latest, then refits on all of them (more courses covered) and scores the test presentations
+  once.
+Hyper-parameters and the number of trees are fixed (dropout/blend.py), chosen once on the
+development data's training presentations (2013B fitted, 2013J validated): choosing the trees
+per model by early stopping on one later presentation was unstable (it stopped at a handful of
+trees when that presentation's courses differed); a recalibration fitted on the validation
+presentation (Platt scaling) carried its base rate over to the next and made the probabilities
+worse.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import lightgbm
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score, roc_curve
 
 from dropout import features
+from dropout.blend import LINEAR_C, TREE_PARAMETERS, TREES, Blend
 from dropout.models import Algorithm, DropoutModel, Enrollment, LearningEvent, Presentation, Target
 from veritas import audit
 
-PARAMETERS = {
-    "objective": "binary",
-    "learning_rate": 0.03,
-    "num_leaves": 15,
-    "min_data_in_leaf": 100,
-    "feature_fraction": 0.8,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    "num_threads": 1,
-    "seed": 20131,
-    "deterministic": True,
-    "force_row_wise": True,
-    "verbosity": -1,
-}
-TREES = 100
 MIN_CLASS = 20  # positives and negatives needed in the fit and in the validation
 GROUPS = ("gender", "disability", "age_band", "imd_band")
 MIN_GROUP = 50  # below this many enrolments a group's figures are shown but flagged
@@ -116,6 +92,7 @@ class Matrix:
 
     names: list[str]
     x: np.ndarray
+    courses: list[str]
     y: np.ndarray
     table: features.FeatureTable
     groups: dict[str, list[str]] = field(default_factory=dict)
@@ -135,6 +112,7 @@ def matrix(items: Sequence[Presentation], cutoff_day: int, target: str, names: S
     return Matrix(
         names=list(names),
         x=as_matrix(table, names),
+        courses=table.courses,
         y=np.array(table.labels(target), dtype=np.int8),
         table=table,
         groups={group: list(values) for group, values in zip(GROUPS, columns, strict=True)},
@@ -151,28 +129,8 @@ def _check_classes(data: Matrix, what: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Fitted:
-    """Trees and the prior shift that calibrates their raw score: p = sigmoid(raw - shift)."""
-
-    booster: lightgbm.Booster
-    shift: float
-
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return sigmoid(margin(self.booster, x) - self.shift) if len(x) else np.empty(0)
-
-
-def fit(train: Matrix) -> Fitted:
-    """TREES trees on ``train``, positives weighted neg/pos."""
-    positives = int(train.y.sum())
-    weight = (len(train.y) - positives) / positives
-    data = lightgbm.Dataset(train.x, label=train.y, feature_name=train.names, free_raw_data=False)
-    booster = lightgbm.train({**PARAMETERS, "scale_pos_weight": weight}, data, num_boost_round=TREES)
-    return Fitted(booster, math.log(weight))
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+def fit(train: Matrix) -> Blend:
+    return Blend.fit(train.x, train.courses, train.y, train.names)
 
 
 def thresholds(y: np.ndarray) -> tuple[float, float]:
@@ -245,13 +203,9 @@ def _group_label(group: str, value: str) -> str:
     return value
 
 
-def margin(booster: lightgbm.Booster, x: np.ndarray) -> np.ndarray:
-    return booster.predict(x, raw_score=True) if len(x) else np.empty(0)
-
-
 @dataclass
 class Trained:
-    fitted: Fitted
+    fitted: Blend
     names: list[str]
     validation: Matrix
     validation_p: np.ndarray
@@ -270,7 +224,7 @@ def train_validated(train_items, validation_items, cutoff_day: int, target: str)
     _check_classes(train, "train")
     _check_classes(validation, "validate")
     fitted = fit(train)
-    return Trained(fitted, names, validation, fitted.probabilities(validation.x), len(train.y))
+    return Trained(fitted, names, validation, fitted.probabilities(validation.x, validation.courses), len(train.y))
 
 
 def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validation_items, train_rows: int) -> dict:
@@ -290,6 +244,7 @@ def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validat
             }
         )
     importance = trained.fitted.booster.feature_importance("gain")
+    linear = trained.fitted.linear
     return {
         "data": {
             "target": target,
@@ -305,8 +260,11 @@ def card(trained: Trained, *, target: str, cutoff_day: int, train_items, validat
             ),
         },
         "features": [
-            {"name": name, "gain": round(float(gain), 1)}
-            for name, gain in sorted(zip(trained.names, importance, strict=True), key=lambda item: -item[1])
+            {"name": name, "tree_gain": round(float(gain), 1), "linear_coefficient": round(coef, 4)}
+            for name, gain, coef in sorted(
+                zip(trained.names, importance, linear.coef[: len(trained.names)], strict=True),
+                key=lambda item: -item[1],
+            )
         ],
         "metrics": metrics(data.y, p),
         "calibration": calibration_table(data.y, p),
@@ -344,7 +302,7 @@ def store(
 ) -> DropoutModel:
     """Save a trained model with its card (and audit it); ``activate`` makes it the active one
     for its target and cut-off."""
-    text = trained.fitted.booster.model_to_string().encode()
+    text = trained.fitted.to_bytes()
     model_card = card(
         trained,
         target=target,
@@ -358,11 +316,12 @@ def store(
             name=name or f"{target} day {cutoff_day} ({timezone.now():%Y-%m-%d %H:%M})",
             target=target,
             cutoff_day=cutoff_day,
-            algorithm=Algorithm.LIGHTGBM,
+            algorithm=Algorithm.BLEND,
             parameters={
-                **{k: v for k, v in PARAMETERS.items() if k not in ("num_threads", "verbosity")},
-                "trees": trained.fitted.booster.num_trees(),
-                "prior_shift": trained.fitted.shift,
+                "trees": {k: v for k, v in TREE_PARAMETERS.items() if k not in ("num_threads", "verbosity")},
+                "tree_count": TREES,
+                "linear": {"C": LINEAR_C, "courses": trained.fitted.linear.courses},
+                "prior_shift": trained.fitted.tree_shift,
             },
             features=trained.names,
             feature_version=features.VERSION,
@@ -438,7 +397,7 @@ def evaluate(*, target: str, cutoff_day: int, train_codes: Sequence[str], test_c
     full = matrix([*earlier, *latest], cutoff_day, target, names)
     fitted = fit(full)
     test = matrix(test_items, cutoff_day, target, names)
-    result = metrics(test.y, fitted.probabilities(test.x))
+    result = metrics(test.y, fitted.probabilities(test.x, test.courses))
     return {
         "target": target,
         "cutoff_day": cutoff_day,

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dropout import features, predicting, training
+from dropout.blend import sigmoid
 from dropout.models import ArtefactTampered, DropoutModel, DropoutPrediction, FeatureSet
 from veritas.models import ActionLog
 
@@ -108,19 +109,22 @@ def test_reasons_add_up_to_the_prediction(dataset):
         target="withdrawn", cutoff_day=70, train_codes=["2013B", "2013J"], validation_codes=["2014B"]
     )
     table = features.compute([p.pk for p in training.presentations(["2014B"])], 70)
-    booster = predicting.load(model)
-    scored = predicting.score(model, table, booster)
-    contributions = booster.predict(training.as_matrix(table, model.features), pred_contrib=True)
-    # sigmoid(contributions + bias - prior shift) is the probability: the reasons are its parts.
-    shift = model.parameters["prior_shift"]
-    assert np.allclose(training.sigmoid(contributions.sum(axis=1) - shift), scored.probabilities)
+    blend = predicting.load(model)
+    scored = predicting.score(model, table, blend)
+    x = training.as_matrix(table, model.features)
+    log_odds, contributions = blend.explain(x, table.courses)
+    # The trees' TreeSHAP values add up to their raw score, the linear terms to the linear
+    # model's: the blend's contributions (plus its bias and course term) to its log-odds.
+    trees = blend.booster.predict(x, pred_contrib=True)
+    assert np.allclose(trees.sum(axis=1), blend.booster.predict(x, raw_score=True))
+    assert np.allclose(sigmoid(log_odds), scored.probabilities)
+    assert np.allclose(blend.probabilities(x, table.courses), scored.probabilities)
     # A reason is one of the largest positive contributions among the student's own features.
     i = int(np.argmax(scored.probabilities))
-    top = scored.reasons[i][0]
     personal = [j for j, name in enumerate(model.features) if name not in features.CONTEXT]
     best = max(personal, key=lambda j: contributions[i, j])
-    assert top["feature"] == model.features[best]
-    assert top["contribution"] == pytest.approx(contributions[i, best], abs=1e-4)
+    assert scored.reasons[i][0]["feature"] == model.features[best]
+    assert scored.reasons[i][0]["contribution"] == pytest.approx(contributions[i, best], abs=1e-4)
     assert not {reason["feature"] for reasons in scored.reasons for reason in reasons} & features.CONTEXT
 
 
@@ -134,7 +138,7 @@ def test_the_artefact_round_trips_and_a_tampered_one_is_refused(dataset):
     again = predicting.score(DropoutModel.objects.get(pk=model.pk), table).probabilities
     assert np.array_equal(first, again)
 
-    text = bytes(model.artefact).replace(b"learning_rate", b"learning_rat3", 1)
+    text = bytes(model.artefact).replace(b'"intercept":', b'"intercept":1', 1)
     DropoutModel.objects.filter(pk=model.pk).update(artefact=text)
     model.refresh_from_db()
     with pytest.raises(ArtefactTampered, match="SHA-256 does not match"):
