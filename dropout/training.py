@@ -134,10 +134,13 @@ def fit(train: Matrix) -> Blend:
 
 
 def thresholds(y: np.ndarray) -> tuple[float, float]:
-    """Medium from the validation base rate (above-average risk), high halfway from there to
-    certainty."""
+    """The bands' thresholds, from the validation presentations' base rate (the probabilities
+    are calibrated, so a threshold reads as a risk): medium from the base rate (above-average
+    risk), high from twice it (or halfway from it to certainty, where twice would be beyond
+    that). The card shows how many validation enrolments each band held and how many of them
+    went on to the outcome."""
     base = float(y.mean())
-    return round(base, 4), round(base + (1 - base) / 2, 4)
+    return round(base, 4), round(min(2 * base, (1 + base) / 2), 4)
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict:

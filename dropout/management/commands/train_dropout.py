@@ -36,8 +36,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         m = model.metrics
         self.stdout.write(
-            f"model {model.pk} ({model.target}, day {model.cutoff_day}, {model.parameters['trees']} trees, "
-            f"{len(model.features)} features){' active' if model.is_active else ''}: validated on "
+            f"model {model.pk} ({model.target}, day {model.cutoff_day}, {model.parameters['tree_count']} trees "
+            f"and a linear model, {len(model.features)} features){' active' if model.is_active else ''}: validated on "
             f"{','.join(model.validation_presentations)}: n {m['n']}, positives {m['positives']}, "
             f"ROC AUC {m['roc_auc']}, PR AUC {m['pr_auc']}, Brier {m['brier']}, log loss {m['log_loss']}; bands from "
             f"{model.threshold_medium:.2f} (medium) and {model.threshold_high:.2f} (high)"
