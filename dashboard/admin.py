@@ -394,10 +394,29 @@ class StudentAdmin(CohortStaffAccess, ServiceAdmin):
                 {"entry": entry, "at": moment(entry.at), "changes": changes_html(entry.changes, limit=4)}
                 for entry in entries[:AUDIT_ROWS]
             ],
+            "risk": risk_rows(student),
             "entries_url": reverse("admin:veritas_actionlog_changelist")
             + f"?scope_type={Student._meta.label_lower}&scope_id={student.pk}",
             "audit_rows": AUDIT_ROWS,
         }
+
+
+def risk_rows(student: Student) -> list[dict]:
+    """The student's latest dropout-risk prediction per enrolment (the dropout app's)."""
+    from dropout import selectors as risk
+    from dropout.admin import band_badge, reasons_list
+
+    return [
+        {
+            "prediction": prediction,
+            "presentation": str(prediction.enrollment.presentation),
+            "band": band_badge(prediction.band),
+            "probability": formats.percent(prediction.probability, 0),
+            "reasons": reasons_list(prediction.reasons),
+            "url": reverse("admin:dropout_dropoutprediction_change", args=[prediction.pk]),
+        }
+        for prediction in risk.latest_predictions(student.enrollments.all())
+    ]
 
 
 def performance_rows(records: list[selectors.Performance]) -> list[PerformanceRow]:
@@ -508,7 +527,11 @@ class CohortAdmin(CohortStaffAccess, ServiceAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def overview(self, request, cohort: Cohort) -> dict:
+        from dropout import selectors as risk
+        from dropout.admin import band_badge
+
         rows = selectors.cohort_overview(cohort)
+        bands = risk.latest_band_by_student([row.student_id for row in rows])
         means = [row.mean for row in rows if row.mean is not None]
         return {
             "rows": [
@@ -519,6 +542,7 @@ class CohortAdmin(CohortStaffAccess, ServiceAdmin):
                     "trend": per_week(row.trend),
                     "last": moment(row.last_activity),
                     "flags": flag_badges(row),
+                    "risk": band_badge(bands[row.student_id].band) if row.student_id in bands else "",
                 }
                 for row in rows
             ],

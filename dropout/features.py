@@ -172,7 +172,7 @@ ALL = tuple(feature.name for feature in FEATURES)
 
 def sentence(name: str, value: float | None, row: dict, cutoff_day: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"{BY_NAME[name].label}: unknown"
+        return f"no {BY_NAME[name].label} yet"
     return BY_NAME[name].say(value, row, cutoff_day)
 
 

@@ -76,7 +76,7 @@ class Result(models.TextChoices):
 
 
 class Target(models.TextChoices):
-    WITHDRAWN = "withdrawn"
+    WITHDRAWN = "withdrawn", "withdrawn"
     WITHDRAWN_OR_FAIL = "withdrawn_or_fail", "withdrawn or fail"
 
     @property
@@ -390,6 +390,7 @@ class DropoutPrediction(models.Model):
 
     class Meta:
         ordering = ["-probability", "id"]
+        verbose_name = "risk prediction"
         constraints = [
             models.UniqueConstraint(fields=["enrollment", "model"], name="dropout_prediction_uniq"),
             models.CheckConstraint(
