@@ -1,7 +1,18 @@
 import django_filters
+from drf_spectacular.utils import extend_schema_field
 
 from dropout.models import Band, DropoutModel, DropoutPrediction, Enrollment, Result, Target
 from veritas.api.filters import BooleanFilter, FilterSet, IdFilter, IntegerFilter
+
+MAX_DAY = 9999
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_DAY})
+class CutoffDayFilter(IntegerFilter):
+    """A cut-off day: days from a presentation's start, 0 or more."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=MAX_DAY, **kwargs)
 
 
 class EnrollmentFilter(FilterSet):
@@ -26,7 +37,7 @@ class PredictionFilter(FilterSet):
         field_name="enrollment__presentation", help_text="Predictions for this presentation (its id)."
     )
     band = django_filters.ChoiceFilter(choices=Band.choices)
-    cutoff_day = IntegerFilter(min_value=0, max_value=9999)
+    cutoff_day = CutoffDayFilter()
     target = django_filters.ChoiceFilter(field_name="model__target", choices=Target.choices)
     model = IdFilter(help_text="Predictions of this model (its id).")
 
@@ -37,7 +48,7 @@ class PredictionFilter(FilterSet):
 
 class ModelFilter(FilterSet):
     target = django_filters.ChoiceFilter(choices=Target.choices)
-    cutoff_day = IntegerFilter(min_value=0, max_value=9999)
+    cutoff_day = CutoffDayFilter()
     is_active = BooleanFilter()
 
     class Meta:

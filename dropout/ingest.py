@@ -716,6 +716,10 @@ def parse_events(body: bytes) -> list[EventRow]:
 
 def parse_events_csv(text) -> list[EventRow]:
     """``POST events/`` as CSV (studentVle.csv's columns); errors keyed ``line N``."""
+    header = next(csv.reader([text.readline()]), [])
+    if missing := [name for name in EventRow.model_fields if name not in header]:
+        raise bulk.BatchInvalid({"header": [f"Missing column(s): {', '.join(missing)}."]})
+    text.seek(0)
     valid, invalid = bulk.validate_records(_event, bulk.csv_records(text))
     bulk.check_size(len(valid) + len(invalid), MAX_ROWS)
     if invalid:

@@ -8,7 +8,7 @@ import contextlib
 import itertools
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 import pytest
@@ -65,6 +65,7 @@ def map_body(ctx, body):
 # and prerequisites may not form a cycle. Generated bodies are mapped onto DASHBOARD's rows
 # (made by the `dashboard_data` fixture) and made unique, so that their real logic runs.
 DASHBOARD: dict = {}
+DROPOUT: dict = {}
 _unique = itertools.count(1)
 
 
@@ -114,6 +115,28 @@ def _dashboard_body(path, method, body):
     return body
 
 
+def _dropout_body(path, body):
+    """Dropout bodies name presentations, students and sites that exist (DROPOUT's)."""
+    if path.endswith("/events/"):
+        if isinstance(body, str):  # text/csv
+            return (
+                "code_module,code_presentation,id_student,id_site,date,sum_click\n"
+                f"AAA,2013B,{DASHBOARD['external_id']},{DROPOUT['site']},12,3\n"
+            )
+        for row in body if isinstance(body, list) else []:
+            if isinstance(row, dict):
+                row.update(
+                    code_module="AAA", code_presentation="2013B", id_student=DASHBOARD["external_id"],
+                    id_site=DROPOUT["site"],
+                )  # fmt: skip
+        return body
+    if path.endswith("/models/train/") and isinstance(body, dict):
+        body.update(train_presentations=["2013B"], validation_presentations=["2013J"])
+        if isinstance(body.get("cutoff_day"), int):
+            body["cutoff_day"] %= 240
+    return body
+
+
 def address_dashboard_rows(case):
     """Schema-valid dashboard requests address DASHBOARD's rows (a random id is only ever a
     404), with their bodies mapped as above. Invalid ones are left as generated: they must
@@ -121,6 +144,15 @@ def address_dashboard_rows(case):
     the tests are collected, before any row exists.)"""
     path = case.operation.path
     negative = case.meta is not None and case.meta.generation.mode == GenerationMode.NEGATIVE
+    if not negative and path.startswith("/api/v1/dropout/"):
+        parameters = case.path_parameters or {}
+        if "uuid" in parameters:
+            parameters["uuid"] = DASHBOARD["uuid"]
+        if "id" in parameters and path.startswith("/api/v1/dropout/enrollments/"):
+            parameters["id"] = DROPOUT["enrollment"]
+        if case.body is not None:
+            case.body = _dropout_body(path, case.body)
+        return
     if negative or not path.startswith("/api/v1/dashboard/"):
         return
     parameters = case.path_parameters or {}
@@ -197,8 +229,21 @@ def dashboard_data(bearer, django_user_model):
         },
     )
     assert Student.objects.count() == Cohort.objects.count() == ConceptModule.objects.count() == 1
+    # The dropout app's: a course with two presentations, the student on both, a site.
+    from dropout.models import Course, Enrollment, LearningActivity, Presentation
+
+    course = Course.objects.create(code="AAA")
+    earlier, later = (
+        Presentation.objects.create(course=course, code=code, start_date=date(year, month, 1), length_days=240)
+        for code, year, month in (("2013B", 2013, 2), ("2013J", 2013, 10))
+    )
+    enrollment = Enrollment.objects.create(student=student, presentation=earlier, registered_day=-10)
+    Enrollment.objects.create(student=student, presentation=later, registered_day=-10)
+    site = LearningActivity.objects.create(presentation=earlier, external_id="fz-site", activity_type="resource")
+    DROPOUT.update(enrollment=enrollment.pk, site=site.external_id)
     yield
     DASHBOARD.clear()
+    DROPOUT.clear()
 
 
 @schema.parametrize()

@@ -30,7 +30,13 @@ def json_type_problem(field, value) -> str | None:
     for field_class, types, message in JSON_TYPES:
         if isinstance(field, field_class):
             wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
-            return message if wrong else None
+            if wrong:
+                return message
+            break
+    # The schema's maxLength is of the value sent; DRF measures it once stripped.
+    maximum = getattr(field, "max_length", None)
+    if isinstance(field, serializers.CharField) and maximum is not None and len(value) > maximum:
+        return f"Ensure this field has no more than {maximum} characters."
     return None
 
 
