@@ -180,23 +180,23 @@ def read(sql: str, params=None) -> pd.DataFrame:
 
 def pandas_features(presentation_ids: list[int], d: int) -> pd.DataFrame:
     """features.FEATURES_SQL's definitions, computed in pandas from the tables as stored."""
-    ids = tuple(presentation_ids)
+    ids = list(presentation_ids)
     e = read(
         f"SELECT e.*, p.course_id, p.start_date, p.length_days FROM {Enrollment._meta.db_table} e "
-        f"JOIN {Presentation._meta.db_table} p ON p.id = e.presentation_id WHERE e.presentation_id IN %s",
+        f"JOIN {Presentation._meta.db_table} p ON p.id = e.presentation_id WHERE e.presentation_id = ANY(%s)",
         [ids],
     )
     e = e[(e.registered_day.isna() | (e.registered_day <= d)) & (e.unregistered_day.isna() | (e.unregistered_day > d))]
-    a = read(f"SELECT * FROM {Assessment._meta.db_table} WHERE presentation_id IN %s", [ids])
+    a = read(f"SELECT * FROM {Assessment._meta.db_table} WHERE presentation_id = ANY(%s)", [ids])
     s = read(
         f"SELECT s.* FROM {AssessmentSubmission._meta.db_table} s JOIN {Enrollment._meta.db_table} e "
-        "ON e.id = s.enrollment_id WHERE e.presentation_id IN %s",
+        "ON e.id = s.enrollment_id WHERE e.presentation_id = ANY(%s)",
         [ids],
     )
     h = read(f"SELECT * FROM {AttemptHistory._meta.db_table}")
     v = read(
         f"SELECT v.enrollment_id, v.day, v.clicks FROM {LearningEvent._meta.db_table} v "
-        f"JOIN {Enrollment._meta.db_table} e ON e.id = v.enrollment_id WHERE e.presentation_id IN %s",
+        f"JOIN {Enrollment._meta.db_table} e ON e.id = v.enrollment_id WHERE e.presentation_id = ANY(%s)",
         [ids],
     )
     out = pd.DataFrame(index=e.id.values)
