@@ -197,33 +197,36 @@ def write(resolved: list, *, actor, progress: Callable[[int], None] = lambda row
             [table, len(resolved)],
         )
         (ids,) = cursor.fetchone()
-        raw = cursor.cursor  # psycopg's own, for COPY
         for start in range(0, len(resolved), chunk):
             part = list(zip(ids[start : start + chunk], resolved[start : start + chunk], strict=True))
-            with raw.copy(f"COPY {table} ({', '.join(ASSESSMENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(ASSESSMENT_COLUMNS.values()))
-                for pk, (student_id, _, row) in part:
-                    copy.write_row(
-                        (
-                            pk,
-                            student_id,
-                            _KIND_VALUE[row.kind],
-                            row.subject,
-                            row.score,
-                            row.max_score,
-                            row.taken_at,
-                            recorded_by,
-                            row.comment,
-                            now,
-                            now,
-                        )
+            bulk.copy_rows(
+                cursor,
+                table,
+                ASSESSMENT_COLUMNS,
+                (
+                    (
+                        pk,
+                        student_id,
+                        _KIND_VALUE[row.kind],
+                        row.subject,
+                        row.score,
+                        row.max_score,
+                        row.taken_at,
+                        recorded_by,
+                        row.comment,
+                        now,
+                        now,
                     )
+                    for pk, (student_id, _, row) in part
+                ),
+            )
             if any(modules for _, (_, modules, _) in part):
-                with raw.copy(f"COPY {LINKS} (assessmentlog_id, conceptmodule_id) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "int8"])
-                    for pk, (_, modules, _) in part:
-                        for module_id in modules:
-                            copy.write_row((pk, module_id))
+                bulk.copy_rows(
+                    cursor,
+                    LINKS,
+                    {"assessmentlog_id": "int8", "conceptmodule_id": "int8"},
+                    ((pk, module_id) for pk, (_, modules, _) in part for module_id in modules),
+                )
             progress(len(part))
     performance.merge_inserted(ids, students={student_id for student_id, _, _ in resolved})
     return len(resolved)

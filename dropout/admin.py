@@ -166,11 +166,8 @@ class ModelAdmin(ReadOnly, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("dropout.change_dropoutmodel"):
-            actions.pop("activate", None)
-        return actions
+    def has_activate_permission(self, request):
+        return request.user.has_perm("dropout.change_dropoutmodel")
 
     @admin.display(description="ROC AUC")
     def auc(self, obj):
@@ -180,7 +177,9 @@ class ModelAdmin(ReadOnly, admin.ModelAdmin):
     def brier(self, obj):
         return formats.number(obj.metrics.get("brier"), 3)
 
-    @admin.action(description="Make the selected model the active one for its target and cut-off")
+    @admin.action(
+        description="Make the selected model the active one for its target and cut-off", permissions=["activate"]
+    )
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model to activate.", messages.ERROR)

@@ -10,8 +10,8 @@ from django.core.management import call_command
 
 from dashboard.models import Cohort, Student
 from dropout import predicting, training
+from dropout import synthetic as oulad
 from dropout.models import DropoutPrediction
-from tests.dropout import oulad
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-browser-password"

@@ -7,10 +7,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from dashboard.models import Cohort, Student
+from dropout import synthetic as oulad
 from dropout.apps import SUPPORT_STAFF
 from dropout.models import Enrollment
-
-from . import oulad
 
 
 @pytest.fixture

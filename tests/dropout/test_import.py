@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dashboard.models import Student
+from dropout import synthetic as oulad
 from dropout.models import (
     Assessment,
     AssessmentSubmission,
@@ -16,8 +17,6 @@ from dropout.models import (
     Presentation,
 )
 from veritas.models import ActionLog
-
-from . import oulad
 
 pytestmark = pytest.mark.django_db
 

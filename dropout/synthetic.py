@@ -1,6 +1,7 @@
-"""Small synthetic OULAD-format files, with the real files' quirks: quoted and unquoted files,
-``?`` scores, empty ``imd_band``, ``date``, ``date_registration`` and ``date_unregistration``,
-the band ``10-20`` without ``%``, the age band ``55<=``.
+"""Small synthetic OULAD-format files (the tests' fixtures and the demo data), with the real
+files' quirks: quoted and unquoted files, ``?`` scores, empty ``imd_band``, ``date``,
+``date_registration`` and ``date_unregistration``, the band ``10-20`` without ``%``, the age
+band ``55<=``.
 
 With ``signal`` the students who will withdraw miss assignments, score low and click little
 (a model should find them); without it the final results are drawn independently of everything
