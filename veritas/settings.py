@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -257,6 +258,15 @@ MONITORING_MAX_FUTURE_SECONDS = env.int("MONITORING_MAX_FUTURE_SECONDS", default
 # Mastery (dashboard/performance.py), by the Canvas methods: the decaying average's weight of
 # the newest score; n-mastery needs N scores at or above THRESHOLD percent. The stored
 # performance records use them: after changing one, run `manage.py recompute_performance`.
+# --- chat: embeddings and retrieval (docs/chat.md) ------------------------------------------
+CHAT_EMBEDDING_BACKEND = env.str("CHAT_EMBEDDING_BACKEND", default="local")  # local | openai
+CHAT_EMBEDDING_DIMENSIONS = env.int("CHAT_EMBEDDING_DIMENSIONS", default=384)
+CHAT_EMBEDDING_BATCH = env.int("CHAT_EMBEDDING_BATCH", default=32)
+CHAT_EMBEDDING_URL = env.str("CHAT_EMBEDDING_URL", default="")
+CHAT_EMBEDDING_MODEL = env.str("CHAT_EMBEDDING_MODEL", default="")
+CHAT_EMBEDDING_API_KEY = env.str("CHAT_EMBEDDING_API_KEY", default="")
+CHAT_RRF_K = env.int("CHAT_RRF_K", default=60)
+
 DASHBOARD_MASTERY = {
     "DECAYING_WEIGHT": env.float("DASHBOARD_DECAYING_WEIGHT", default=0.65),
     "THRESHOLD": env.float("DASHBOARD_MASTERY_THRESHOLD", default=60.0),

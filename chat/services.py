@@ -1,0 +1,101 @@
+"""Chat writes: documents (upload, ingestion), and later sessions and messages. Every write is
+audited through veritas.audit."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from django.db import transaction
+
+from chat import documents as docs
+from chat.embedding import get_embedder
+from chat.models import Chunk, Document, Status
+from veritas import audit, bulk, vectors
+
+CHUNK_COLUMNS = {
+    "document_id": "int8",
+    "owner_id": "int8",
+    "ordinal": "int4",
+    "text": "text",
+    "char_start": "int4",
+    "char_end": "int4",
+    "embedding": "vector",
+}
+
+
+class UnsupportedType(Exception):
+    pass
+
+
+def add_document(
+    *, actor, owner, filename: str, content_type: str, data: bytes, title: str = ""
+) -> tuple[Document, bool]:
+    """Store an upload (pending ingestion); the same file twice for one owner is the same
+    document (``created`` False)."""
+    kind = docs.kind_of(content_type, filename)
+    if kind is None:
+        raise UnsupportedType(f"{content_type or 'This type'} is not supported: upload text, Markdown, HTML or PDF.")
+    sha = hashlib.sha256(data).hexdigest()
+    with transaction.atomic():
+        existing = Document.objects.filter(owner=owner, sha256=sha).first()
+        if existing is not None:
+            return existing, False
+        document = Document.objects.create(
+            owner=owner,
+            title=(title or filename.rsplit("/", 1)[-1])[:300],
+            filename=filename[:300],
+            content_type={v: k for k, v in docs.CONTENT_TYPES.items()}.get(kind, content_type)
+            if content_type in ("", "application/octet-stream")
+            else content_type.split(";")[0].strip().lower(),
+            size=len(data),
+            sha256=sha,
+            content=data,
+        )
+        audit.record("create", actor=actor, obj=document, changes={"size": len(data), "shared": owner is None})
+    return document, True
+
+
+def ingest(documents: Sequence[Document], *, progress: Callable[[int], None] = lambda n: None) -> None:
+    """Extract, chunk, embed and store the chunks of ``documents`` (their earlier chunks are
+    replaced). A document that cannot be read is marked failed with the reason; the others go on."""
+    embedder = get_embedder()
+    pieces: list[tuple[Document, docs.Piece]] = []
+    for document in documents:
+        Document.objects.filter(pk=document.pk).update(status=Status.PROCESSING)
+        kind = docs.kind_of(document.content_type, document.filename)
+        try:
+            document.text = docs.extract(bytes(document.content), kind)
+        except docs.ExtractionError as error:
+            _fail(document, str(error))
+            continue
+        pieces.extend((document, piece) for piece in docs.chunks(document.text))
+    embeddings = embedder.embed([piece.text for _, piece in pieces]) if pieces else []
+    by_document: dict[int, list] = {}
+    for (document, piece), vector in zip(pieces, embeddings, strict=True):
+        by_document.setdefault(document.pk, []).append((document, piece, vector))
+    for document in documents:
+        rows = by_document.get(document.pk)
+        if rows is None:
+            continue
+        with transaction.atomic(), vectors.registered().cursor() as cursor:
+            Chunk.objects.filter(document=document).delete()
+            bulk.copy_rows(
+                cursor,
+                Chunk._meta.db_table,
+                CHUNK_COLUMNS,
+                ((d.pk, d.owner_id, p.ordinal, p.text, p.start, p.end, v) for d, p, v in rows),
+            )
+            Document.objects.filter(pk=document.pk).update(
+                status=Status.READY,
+                failure="",
+                text=document.text,
+                chunk_count=len(rows),
+                embedding_model=embedder.name,
+            )
+        progress(1)
+
+
+def _fail(document: Document, reason: str) -> None:
+    Chunk.objects.filter(document=document).delete()
+    Document.objects.filter(pk=document.pk).update(status=Status.FAILED, failure=reason, chunk_count=0)
