@@ -1,5 +1,6 @@
-"""Hybrid retrieval: PostgreSQL full-text search and pgvector cosine search over the chunks a
-user may read (their own documents and the shared knowledge base, never anything else), fused by
+"""Hybrid retrieval: full-text search (BM25 over PostgreSQL's tsvectors) and pgvector cosine
+search over the chunks a user may read (their own documents and the shared knowledge base, never
+anything else), fused by
 reciprocal rank fusion: score = Σ 1 / (k + rank) over the two lists (k = CHAT_RRF_K, 60).
 
 The scope is applied before ranking, in SQL, on both sides. HNSW applies a filter after its index
@@ -52,22 +53,45 @@ def scope_size(owner_id: int | None) -> int:
         return cursor.fetchone()[0]
 
 
+BM25_K1, BM25_B = 1.5, 0.75
+
+
 def full_text(query: str, owner_id: int | None, limit: int = CANDIDATES) -> list[tuple[int, int, float]]:
-    """(chunk, document, ts_rank_cd) of the best full-text matches in scope. The query's words
-    (stemmed, stop words dropped) are joined by OR: a chunk need not hold them all (questions are
-    sentences), more of them, closer together, rank it higher."""
+    """(chunk, document, BM25 score) of the best full-text matches in scope.
+
+    PostgreSQL's own ranks (ts_rank, ts_rank_cd) know no inverse document frequency: a common
+    word counts as much as a rare one. So BM25 (k1 1.5, b 0.75) is computed here, in SQL: the
+    query's words (stemmed, stop words dropped) find, through the GIN index, every chunk in scope
+    holding any of them; each word's document frequency is counted among those chunks, its term
+    frequency read from the chunk's tsvector (its positions), the length is the chunk's in
+    characters against the scope's average. On the Cranfield collection: nDCG@10 0.370 against
+    0.302 for ts_rank_cd (docs/chat.md)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH q AS (
-                SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery AS q
-                FROM unnest(tsvector_to_array(to_tsvector(%(config)s::regconfig, %(query)s))) AS lexeme
+            f"""WITH words AS (
+                SELECT DISTINCT lexeme
+                FROM unnest(tsvector_to_array(to_tsvector(%(config)s::regconfig, %(query)s))) lexeme
+            ), scope AS (
+                SELECT count(*)::float8 AS n, greatest(avg(length(c.text)), 1)::float8 AS average
+                FROM {C} c WHERE {SCOPE}
+            ), matches AS (
+                SELECT c.id, c.document_id, c.search, length(c.text) AS size FROM {C} c
+                WHERE c.search @@ (SELECT coalesce(string_agg(quote_literal(lexeme), ' | '), '')::tsquery FROM words)
+                  AND {SCOPE} AND {READY}
+            ), frequencies AS (
+                SELECT m.id, m.document_id, m.size, t.lexeme, coalesce(array_length(t.positions, 1), 1) AS tf
+                FROM matches m, unnest(m.search) t WHERE t.lexeme IN (SELECT lexeme FROM words)
+            ), df AS (
+                SELECT lexeme, count(*) AS df FROM frequencies GROUP BY lexeme
             )
-            SELECT c.id, c.document_id, ts_rank_cd(c.search, q.q) AS rank
-            FROM {C} c, q
-            WHERE c.search @@ q.q AND {SCOPE} AND {READY}
-            ORDER BY rank DESC, c.id
+            SELECT f.id, f.document_id,
+                sum(ln(1 + (scope.n - df.df + 0.5) / (df.df + 0.5))
+                    * f.tf * (%(k1)s + 1) / (f.tf + %(k1)s * (1 - %(b)s + %(b)s * f.size / scope.average))) AS score
+            FROM frequencies f JOIN df USING (lexeme) CROSS JOIN scope
+            GROUP BY f.id, f.document_id
+            ORDER BY score DESC, f.id
             LIMIT %(limit)s""",
-            {"config": SEARCH_CONFIG, "query": query, "owner": owner_id, "limit": limit},
+            {"config": SEARCH_CONFIG, "query": query, "owner": owner_id, "limit": limit, "k1": BM25_K1, "b": BM25_B},
         )
         return cursor.fetchall()
 
