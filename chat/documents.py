@@ -21,6 +21,7 @@ CHUNK_MIN, CHUNK_MAX, OVERLAP = 800, 1000, 120
 
 TEXT_TYPES = {"text/plain": "text", "text/markdown": "markdown", "text/x-markdown": "markdown"}
 CONTENT_TYPES = {**TEXT_TYPES, "text/html": "html", "application/pdf": "pdf"}
+TYPE_OF = {"text": "text/plain", "markdown": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
 SUFFIXES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown", ".html": "text/html",
             ".htm": "text/html", ".pdf": "application/pdf"}  # fmt: skip
 
@@ -29,14 +30,27 @@ class ExtractionError(Exception):
     """The file's text cannot be read; the message says why."""
 
 
-def kind_of(content_type: str, filename: str) -> str | None:
-    """The extractor for a declared content type (or, for application/octet-stream, the
-    file name's suffix); None if the type is not one we read."""
+def kind_of(content_type: str, filename: str, data: bytes | None = None) -> str | None:
+    """The extractor for a declared content type; for none or application/octet-stream, the
+    file name's suffix, else (given ``data``) a PDF's signature or UTF-8 text. None if the file
+    is not one we read."""
     content_type = content_type.split(";")[0].strip().lower()
     if content_type in ("", "application/octet-stream"):
         suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         content_type = SUFFIXES.get(suffix, content_type)
+        if content_type not in CONTENT_TYPES and data is not None:
+            content_type = _sniff(data)
     return CONTENT_TYPES.get(content_type)
+
+
+def _sniff(data: bytes) -> str:
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain"
 
 
 def extract(data: bytes, kind: str) -> str:

@@ -11,11 +11,14 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
 SEARCH_CONFIG = "english"
+# The columns' tsvectors come from triggers rather than Django's GeneratedField, whose system
+# check asks the server for its version: every manage.py command would then need the database
+# up (verify_database, embedded_db status) to start at all.
 
 
 class ChatSession(models.Model):
@@ -57,11 +60,8 @@ class ChatMessage(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    search = models.GeneratedField(
-        expression=SearchVector("content", config=SEARCH_CONFIG),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
+    # Filled by a database trigger from ``content`` (migration 0001): never written here.
+    search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -133,11 +133,8 @@ class Chunk(models.Model):
     char_start = models.PositiveIntegerField(help_text="Offset of the first character in the document's text.")
     char_end = models.PositiveIntegerField(help_text="Offset after the last character.")
     embedding = VectorField(dimensions=settings.CHAT_EMBEDDING_DIMENSIONS)
-    search = models.GeneratedField(
-        expression=SearchVector("text", config=SEARCH_CONFIG),
-        output_field=SearchVectorField(),
-        db_persist=True,
-    )
+    # Filled by a database trigger from ``text`` (migration 0001): never written here.
+    search = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["document", "ordinal"]

@@ -29,13 +29,15 @@ class UnsupportedType(Exception):
 
 
 def add_document(
-    *, actor, owner, filename: str, content_type: str, data: bytes, title: str = ""
+    *, actor, owner, filename: str, content_type: str, data: bytes, title: str = "", extract: bool = False
 ) -> tuple[Document, bool]:
     """Store an upload (pending ingestion); the same file twice for one owner is the same
-    document (``created`` False)."""
-    kind = docs.kind_of(content_type, filename)
+    document (``created`` False). With ``extract`` the text is extracted now (uploads: a file
+    without text is refused at once, ExtractionError), else at ingestion."""
+    kind = docs.kind_of(content_type, filename, data)
     if kind is None:
         raise UnsupportedType(f"{content_type or 'This type'} is not supported: upload text, Markdown, HTML or PDF.")
+    text = docs.extract(data, kind) if extract else ""
     sha = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         existing = Document.objects.filter(owner=owner, sha256=sha).first()
@@ -45,12 +47,13 @@ def add_document(
             owner=owner,
             title=(title or filename.rsplit("/", 1)[-1])[:300],
             filename=filename[:300],
-            content_type={v: k for k, v in docs.CONTENT_TYPES.items()}.get(kind, content_type)
+            content_type=docs.TYPE_OF[kind]
             if content_type in ("", "application/octet-stream")
             else content_type.split(";")[0].strip().lower(),
             size=len(data),
             sha256=sha,
             content=data,
+            text=text,
         )
         audit.record("create", actor=actor, obj=document, changes={"size": len(data), "shared": owner is None})
     return document, True
@@ -63,12 +66,13 @@ def ingest(documents: Sequence[Document], *, progress: Callable[[int], None] = l
     pieces: list[tuple[Document, docs.Piece]] = []
     for document in documents:
         Document.objects.filter(pk=document.pk).update(status=Status.PROCESSING)
-        kind = docs.kind_of(document.content_type, document.filename)
-        try:
-            document.text = docs.extract(bytes(document.content), kind)
-        except docs.ExtractionError as error:
-            _fail(document, str(error))
-            continue
+        if not document.text:
+            kind = docs.kind_of(document.content_type, document.filename)
+            try:
+                document.text = docs.extract(bytes(document.content), kind)
+            except docs.ExtractionError as error:
+                _fail(document, str(error))
+                continue
         pieces.extend((document, piece) for piece in docs.chunks(document.text))
     embeddings = embedder.embed([piece.text for _, piece in pieces]) if pieces else []
     by_document: dict[int, list] = {}
@@ -99,3 +103,9 @@ def ingest(documents: Sequence[Document], *, progress: Callable[[int], None] = l
 def _fail(document: Document, reason: str) -> None:
     Chunk.objects.filter(document=document).delete()
     Document.objects.filter(pk=document.pk).update(status=Status.FAILED, failure=reason, chunk_count=0)
+
+
+def delete_document(*, actor, document: Document) -> None:
+    with transaction.atomic():
+        audit.record("delete", actor=actor, obj=document, changes={"chunks": document.chunk_count})
+        document.delete()

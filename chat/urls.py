@@ -1,7 +1,12 @@
+from django.urls import path
+
+from chat import views
 from veritas.api.routers import app_router
 
 app_name = "chat"
 
 router = app_router()
+router.register("documents", views.DocumentViewSet, basename="document")
+router.register("shared-documents", views.SharedDocumentViewSet, basename="shared-document")
 
-urlpatterns = router.urls
+urlpatterns = [path("health/", views.HealthView.as_view(), name="health"), *router.urls]

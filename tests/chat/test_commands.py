@@ -12,7 +12,7 @@ def test_ingest_documents_into_the_shared_base_and_again(tmp_path):
     (tmp_path / "a.md").write_text("# Nozzles\n\nA convergent-divergent nozzle accelerates the flow.")
     (tmp_path / "b.html").write_text("<p>Shock tubes make short test times.</p>")
     (tmp_path / "c.txt").write_text("   ")
-    (tmp_path / "d.png").write_bytes(b"\x89PNG")
+    (tmp_path / "d.png").write_bytes(b"\x89PNG\xff")
     out, err = io.StringIO(), io.StringIO()
     call_command("ingest_documents", str(tmp_path), "--shared", stdout=out, stderr=err)
     assert "3 files: 2 ingested (2 chunks), 1 failed, 0 already there" in out.getvalue()

@@ -1,0 +1,138 @@
+"""The chat API (/api/v1/chat/), so far: documents (the caller's own), the shared knowledge base
+and the health probe. A user's documents are theirs alone: another user's is a 404."""
+
+from django.conf import settings
+from django.db import connection
+from django.tasks import TaskResultStatus
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, parsers, permissions, status
+from rest_framework.response import Response
+
+from chat import documents, services, tasks
+from chat.embedding import get_embedder
+from chat.models import Document
+from chat.serializers import DocumentSerializer, HealthSerializer, UploadSerializer
+from veritas.api.errors import PayloadTooLarge
+from veritas.api.permissions import WriteModelPermissions
+from veritas.api.views import APIView, GenericViewSet
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class UnsupportedMediaType(exceptions.UnsupportedMediaType):
+    def __init__(self, detail):
+        exceptions.APIException.__init__(self, detail)
+
+
+class Documents(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, GenericViewSet):
+    serializer_class = DocumentSerializer
+    lookup_field = "uuid"
+    lookup_value_regex = UUID_PATTERN
+    parser_classes = [parsers.MultiPartParser]
+    owner_of_new = None
+
+    def owner(self):
+        return self.request.user
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Document.objects.none()
+        return Document.objects.filter(owner=self.owner()).defer("content", "text").order_by("-created_at", "-id")
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={
+            201: DocumentSerializer,
+            200: OpenApiResponse(DocumentSerializer, description="The same file was uploaded before: that document."),
+            413: OpenApiResponse(description="Larger than CHAT_MAX_UPLOAD_BYTES."),
+            415: OpenApiResponse(description="Not text, Markdown, HTML or PDF."),
+        },
+    )
+    def create(self, request):
+        """Upload a document (multipart/form-data: ``file``, optional ``title``). The text is read
+        now (a file without any is a 400 that says so); chunking and embedding run in the
+        background: ``status`` goes pending → processing → ready (or failed, with the reason)."""
+        limit = settings.CHAT_MAX_UPLOAD_BYTES
+        announced = request.META.get("CONTENT_LENGTH", "")
+        if announced.isdigit() and int(announced) > limit + 64 * 1024:
+            raise PayloadTooLarge(f"A document may be at most {limit} bytes.")
+        body = UploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        if upload.size > limit:
+            raise PayloadTooLarge(f"A document may be at most {limit} bytes; this one has {upload.size}.")
+        try:
+            document, created = services.add_document(
+                actor=request.user,
+                owner=self.owner(),
+                filename=upload.name,
+                content_type=upload.content_type or "",
+                data=upload.read(),
+                title=body.validated_data.get("title", ""),
+                extract=True,
+            )
+        except services.UnsupportedType as error:
+            raise UnsupportedMediaType(str(error)) from None
+        except documents.ExtractionError as error:
+            raise exceptions.ValidationError({"file": [str(error)]}) from None
+        if created:
+            tasks.ingest_document.enqueue(document.pk)
+            document.refresh_from_db()
+        return Response(
+            DocumentSerializer(document).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_document(actor=self.request.user, document=instance)
+
+
+@extend_schema(tags=["chat"])
+class DocumentViewSet(Documents):
+    """The caller's own documents: upload, list (newest first), one with its status, delete
+    (its chunks go with it)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+
+@extend_schema(tags=["chat"])
+class SharedDocumentViewSet(Documents):
+    """The shared knowledge base: every user's retrieval reads it; staff with the
+    ``chat.add_document`` / ``chat.delete_document`` permissions manage it."""
+
+    permission_classes = [permissions.IsAuthenticated, WriteModelPermissions]
+    queryset = Document.objects.none()
+
+    def owner(self):
+        return None
+
+
+@extend_schema(tags=["chat"])
+class HealthView(APIView):
+    """The chat's health (the legacy /db-health): the database, pgvector, the embedding model
+    and the task queue's backlog. Nothing about any user's data."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=HealthSerializer)
+    def get(self, request):
+        embedder = get_embedder()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+        backlog = None
+        if isinstance(tasks.ingest_document.get_backend(), DatabaseBackend):
+            backlog = DBTaskResult.objects.filter(status=TaskResultStatus.READY).count()
+        return Response(
+            HealthSerializer(
+                {
+                    "database": True,
+                    "pgvector": row[0] if row else None,
+                    "embedding_model": embedder.name,
+                    "embedding_loaded": embedder.loaded,
+                    "dimension": embedder.dimension,
+                    "queue_backlog": backlog,
+                }
+            ).data
+        )
