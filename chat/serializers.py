@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from chat.models import Document
+from chat.models import ChatMessage, ChatSession, Document
+from veritas.api.serializers import StrictSerializer
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -40,3 +41,45 @@ class HealthSerializer(serializers.Serializer):
     embedding_loaded = serializers.BooleanField()
     dimension = serializers.IntegerField()
     queue_backlog = serializers.IntegerField(allow_null=True, help_text="Tasks waiting (database task queue).")
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChatSession
+        fields = ["uuid", "title", "pinned", "archived", "created_at", "updated_at", "last_message_at"]
+
+
+class SessionUpdateSerializer(StrictSerializer):
+    title = serializers.CharField(max_length=200, required=False)
+    pinned = serializers.BooleanField(required=False)
+    archived = serializers.BooleanField(required=False)
+
+
+class CitationSerializer(serializers.Serializer):
+    n = serializers.IntegerField(help_text="The [n] in the answer.")
+    document = serializers.UUIDField()
+    title = serializers.CharField()
+    chunk = serializers.IntegerField()
+    start = serializers.IntegerField(help_text="Offsets of the passage in the document's text.")
+    end = serializers.IntegerField()
+    snippet = serializers.CharField()
+    score = serializers.FloatField(help_text="Cosine similarity of the passage to the question.")
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    citations = CitationSerializer(many=True)
+
+    class Meta:
+        model = ChatMessage
+        fields = ["uuid", "role", "content", "citations", "generator", "latency_ms", "created_at"]
+
+
+class ChatRequestSerializer(StrictSerializer):
+    message = serializers.CharField(max_length=10_000)
+    session = serializers.UUIDField(required=False, help_text="Continue this session; none: a new one.")
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    session = SessionSerializer()
+    message = MessageSerializer(help_text="The user's message, as stored.")
+    answer = MessageSerializer()

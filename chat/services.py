@@ -4,13 +4,15 @@ audited through veritas.audit."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 
 from django.db import transaction
 
 from chat import documents as docs
+from chat import generators, retrieval
 from chat.embedding import get_embedder
-from chat.models import Chunk, Document, Status
+from chat.models import ChatMessage, ChatSession, Chunk, Document, Role, Status
 from veritas import audit, bulk, vectors
 
 CHUNK_COLUMNS = {
@@ -109,3 +111,83 @@ def delete_document(*, actor, document: Document) -> None:
     with transaction.atomic():
         audit.record("delete", actor=actor, obj=document, changes={"chunks": document.chunk_count})
         document.delete()
+
+
+# --- conversations ------------------------------------------------------------------------------
+
+SNIPPET = 300
+
+
+def _title(message: str) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= 60 else line[:59].rstrip() + "…"
+
+
+def converse(
+    *, actor, message: str, session: ChatSession | None = None
+) -> tuple[ChatSession, ChatMessage, ChatMessage]:
+    """Store the user's message, retrieve from their documents and the shared base (only
+    those), answer with the extractive generator, store the answer with its citations. A new
+    session (titled from the message) when none is given."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        if session is None:
+            session = ChatSession.objects.create(owner=actor, title=_title(message))
+        asked = ChatMessage.objects.create(session=session, role=Role.USER, content=message)
+    hits = retrieval.search(message, actor.pk, k=generators.PASSAGES * 2)
+    chunks = {c.pk: c for c in Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).select_related("document")}
+    ordered = [(hit, chunks[hit.chunk_id]) for hit in hits if hit.chunk_id in chunks]
+    scores = generators.similarities(message, [chunk.text for _, chunk in ordered]) if ordered else []
+    passages = [
+        generators.Passage(
+            n=n,
+            text=chunk.text,
+            similarity=float(score),
+            citation={
+                "n": n,
+                "document": str(chunk.document.uuid),
+                "title": chunk.document.title,
+                "chunk": chunk.pk,
+                "start": chunk.char_start,
+                "end": chunk.char_end,
+                "snippet": chunk.text[:SNIPPET],
+                "score": round(float(score), 4),
+            },
+        )
+        for n, ((_, chunk), score) in enumerate(zip(ordered, scores, strict=True), start=1)
+    ]
+    passages.sort(key=lambda p: -p.similarity)
+    for n, passage in enumerate(passages, start=1):  # numbered in the order cited
+        passage.n = passage.citation["n"] = n
+    answer = generators.ExtractiveGenerator().answer(message, passages)
+    with transaction.atomic():
+        reply = ChatMessage.objects.create(
+            session=session,
+            role=Role.ASSISTANT,
+            content=answer.text,
+            citations=answer.citations,
+            generator=answer.generator,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+        )
+        ChatSession.objects.filter(pk=session.pk).update(last_message_at=reply.created_at, updated_at=reply.created_at)
+        audit.record("create", actor=actor, model=ChatMessage, changes={"session": str(session.uuid), "messages": 2})
+    session.refresh_from_db()
+    return session, asked, reply
+
+
+def update_session(*, actor, session: ChatSession, data: dict) -> ChatSession:
+    with transaction.atomic():
+        before = audit.snapshot(session, list(data))
+        for name, value in data.items():
+            setattr(session, name, value)
+        session.save(update_fields=[*data, "updated_at"])
+        audit.record(
+            "update", actor=actor, obj=session, changes=audit.diff(before, audit.snapshot(session, list(data)))
+        )
+    return session
+
+
+def delete_session(*, actor, session: ChatSession) -> None:
+    with transaction.atomic():
+        audit.record("delete", actor=actor, obj=session, object_repr="a chat session")
+        session.delete()

@@ -6,7 +6,12 @@ from veritas.api.routers import app_router
 app_name = "chat"
 
 router = app_router()
+router.register("sessions", views.SessionViewSet, basename="session")
 router.register("documents", views.DocumentViewSet, basename="document")
 router.register("shared-documents", views.SharedDocumentViewSet, basename="shared-document")
 
-urlpatterns = [path("health/", views.HealthView.as_view(), name="health"), *router.urls]
+urlpatterns = [
+    path("", views.ChatView.as_view(), name="chat"),
+    path("health/", views.HealthView.as_view(), name="health"),
+    *router.urls,
+]

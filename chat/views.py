@@ -8,13 +8,24 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, parsers, permissions, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from chat import documents, services, tasks
 from chat.embedding import get_embedder
-from chat.models import Document
-from chat.serializers import DocumentSerializer, HealthSerializer, UploadSerializer
+from chat.models import ChatSession, Document
+from chat.serializers import (
+    ChatRequestSerializer,
+    ChatResponseSerializer,
+    DocumentSerializer,
+    HealthSerializer,
+    MessageSerializer,
+    SessionSerializer,
+    SessionUpdateSerializer,
+    UploadSerializer,
+)
 from veritas.api.errors import PayloadTooLarge
+from veritas.api.pagination import CursorPagination
 from veritas.api.permissions import WriteModelPermissions
 from veritas.api.views import APIView, GenericViewSet
 
@@ -136,3 +147,83 @@ class HealthView(APIView):
                 }
             ).data
         )
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-updated_at", "-id")
+
+
+class NewestMessagesFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema(tags=["chat"])
+class ChatView(APIView):
+    """Ask (the legacy ``/chat``): the message is stored, the caller's documents and the shared
+    knowledge base (only those) are searched, and the answer is stored with its citations; both
+    come back with the session (a new one, titled from the message, when none is given)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        request=ChatRequestSerializer,
+        responses={
+            201: ChatResponseSerializer,
+            404: OpenApiResponse(description="No such session among the caller's."),
+        },
+    )
+    def post(self, request):
+        if request.stream is None:
+            raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
+        body = ChatRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        session = None
+        if "session" in body.validated_data:
+            session = ChatSession.objects.filter(owner=request.user, uuid=body.validated_data["session"]).first()
+            if session is None:
+                raise exceptions.NotFound("No such session.")
+        session, asked, answer = services.converse(
+            actor=request.user, message=body.validated_data["message"], session=session
+        )
+        data = {"session": session, "message": asked, "answer": answer}
+        return Response(ChatResponseSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["chat"])
+class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, GenericViewSet):
+    """The caller's chat sessions, most recently active first; rename, pin or archive one
+    (PATCH), delete one with its messages. Anyone else's session is a 404."""
+
+    serializer_class = SessionSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    pagination_class = NewestFirst
+    lookup_field = "uuid"
+    lookup_value_regex = UUID_PATTERN
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ChatSession.objects.none()
+        return ChatSession.objects.filter(owner=self.request.user)
+
+    @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
+    def partial_update(self, request, uuid=None):
+        session = self.get_object()
+        if request.stream is None:
+            raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
+        body = SessionUpdateSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        session = services.update_session(actor=request.user, session=session, data=dict(body.validated_data))
+        return Response(SessionSerializer(session).data)
+
+    def perform_destroy(self, instance):
+        services.delete_session(actor=self.request.user, session=instance)
+
+    @extend_schema(responses=MessageSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=NewestMessagesFirst, filter_backends=[])
+    def messages(self, request, uuid=None):
+        """The session's messages, newest first (cursor)."""
+        session = self.get_object()
+        paginator = self.paginator
+        page = paginator.paginate_queryset(session.messages.all(), request, view=self)
+        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
