@@ -83,3 +83,22 @@ class ChatResponseSerializer(serializers.Serializer):
     session = SessionSerializer()
     message = MessageSerializer(help_text="The user's message, as stored.")
     answer = MessageSerializer()
+
+
+class DeletedSerializer(serializers.Serializer):
+    sessions = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    documents = serializers.IntegerField()
+    chunks = serializers.IntegerField()
+
+
+class FoundMessageSerializer(MessageSerializer):
+    session = serializers.UUIDField(source="session.uuid")
+    session_title = serializers.CharField(source="session.title")
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "session", "session_title"]
+
+
+class MessageSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=500, help_text="Words to find in your messages (web-search syntax).")

@@ -191,3 +191,26 @@ def delete_session(*, actor, session: ChatSession) -> None:
     with transaction.atomic():
         audit.record("delete", actor=actor, obj=session, object_repr="a chat session")
         session.delete()
+
+
+def delete_my_data(*, actor) -> dict[str, int]:
+    """Every session, message, document and chunk of ``actor``; the counts, audited."""
+    with transaction.atomic():
+        counts = {
+            "sessions": ChatSession.objects.filter(owner=actor).count(),
+            "messages": ChatMessage.objects.filter(session__owner=actor).count(),
+            "documents": Document.objects.filter(owner=actor).count(),
+            "chunks": Chunk.objects.filter(owner=actor).count(),
+        }
+        Chunk.objects.filter(owner=actor).delete()
+        Document.objects.filter(owner=actor).delete()
+        ChatMessage.objects.filter(session__owner=actor).delete()
+        ChatSession.objects.filter(owner=actor).delete()
+        audit.record(
+            "delete",
+            actor=actor,
+            model=ChatSession,
+            object_repr="all of a user's chat data",
+            changes={"counts": counts},
+        )
+    return counts

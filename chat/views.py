@@ -2,7 +2,9 @@
 and the health probe. A user's documents are theirs alone: another user's is a 404."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
+from django.db.models import F
 from django.tasks import TaskResultStatus
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
@@ -13,12 +15,15 @@ from rest_framework.response import Response
 
 from chat import documents, services, tasks
 from chat.embedding import get_embedder
-from chat.models import ChatSession, Document
+from chat.models import SEARCH_CONFIG, ChatMessage, ChatSession, Document
 from chat.serializers import (
     ChatRequestSerializer,
     ChatResponseSerializer,
+    DeletedSerializer,
     DocumentSerializer,
+    FoundMessageSerializer,
     HealthSerializer,
+    MessageSearchQuerySerializer,
     MessageSerializer,
     SessionSerializer,
     SessionUpdateSerializer,
@@ -227,3 +232,45 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         paginator = self.paginator
         page = paginator.paginate_queryset(session.messages.all(), request, view=self)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+@extend_schema(tags=["chat"])
+class DeleteMyDataView(APIView):
+    """Delete every session, message, document and chunk of yours; answers the counts. The
+    audit trail keeps that it happened (not what was deleted)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses=DeletedSerializer)
+    def post(self, request):
+        return Response(DeletedSerializer(services.delete_my_data(actor=request.user)).data)
+
+
+SEARCH_LIMIT = 50
+
+
+@extend_schema(tags=["chat"])
+class MessageSearchView(APIView):
+    """Full-text search over your own messages (web-search syntax: words, "a phrase", -word),
+    best matches first, at most 50."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    allowed_query_params = frozenset({"q"})
+
+    @extend_schema(
+        parameters=[MessageSearchQuerySerializer],
+        responses=FoundMessageSerializer(many=True),
+    )
+    def get(self, request):
+        query = MessageSearchQuerySerializer(
+            data={k: request.query_params[k] for k in ("q",) if k in request.query_params}
+        )
+        query.is_valid(raise_exception=True)
+        words = SearchQuery(query.validated_data["q"], search_type="websearch", config=SEARCH_CONFIG)
+        found = (
+            ChatMessage.objects.filter(session__owner=request.user, search=words)
+            .select_related("session")
+            .annotate(rank=SearchRank(F("search"), words))
+            .order_by("-rank", "-created_at", "-id")[:SEARCH_LIMIT]
+        )
+        return Response(FoundMessageSerializer(found, many=True).data)
