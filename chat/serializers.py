@@ -102,3 +102,20 @@ class FoundMessageSerializer(MessageSerializer):
 
 class MessageSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=500, help_text="Words to find in your messages (web-search syntax).")
+
+
+class ExportMessageSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    role = serializers.CharField()
+    content = serializers.CharField()
+    citations = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+
+
+class ExportSessionSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    title = serializers.CharField()
+    pinned = serializers.BooleanField()
+    archived = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    messages = ExportMessageSerializer(many=True)

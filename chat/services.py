@@ -214,3 +214,40 @@ def delete_my_data(*, actor) -> dict[str, int]:
             changes={"counts": counts},
         )
     return counts
+
+
+def export(sessions) -> list[dict]:
+    """Sessions with their messages, as plain data (JSON export)."""
+    out = []
+    for session in sessions.prefetch_related("messages"):
+        out.append(
+            {
+                "uuid": str(session.uuid),
+                "title": session.title,
+                "pinned": session.pinned,
+                "archived": session.archived,
+                "created_at": session.created_at.isoformat(),
+                "messages": [
+                    {
+                        "uuid": str(m.uuid),
+                        "role": m.role,
+                        "content": m.content,
+                        "citations": m.citations,
+                        "created_at": m.created_at.isoformat(),
+                    }
+                    for m in session.messages.all()
+                ],
+            }
+        )
+    return out
+
+
+def as_markdown(exported: list[dict]) -> str:
+    parts = []
+    for session in exported:
+        parts.append(f"# {session['title']}\n\n_{session['created_at']}_\n")
+        for message in session["messages"]:
+            parts.append(f"**{message['role']}** ({message['created_at']}):\n\n{message['content']}\n")
+            for citation in message["citations"]:
+                parts.append(f"> [{citation['n']}] {citation['title']}: {citation['snippet']}\n")
+    return "\n".join(parts)

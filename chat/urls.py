@@ -15,5 +15,6 @@ urlpatterns = [
     path("health/", views.HealthView.as_view(), name="health"),
     path("delete-my-data/", views.DeleteMyDataView.as_view(), name="delete-my-data"),
     path("messages/search/", views.MessageSearchView.as_view(), name="message-search"),
+    path("export/", views.ExportView.as_view(), name="export"),
     *router.urls,
 ]

@@ -5,11 +5,12 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import F
+from django.http import HttpResponse
 from django.tasks import TaskResultStatus
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, mixins, parsers, permissions, status
+from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
+from rest_framework import exceptions, mixins, parsers, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -21,6 +22,7 @@ from chat.serializers import (
     ChatResponseSerializer,
     DeletedSerializer,
     DocumentSerializer,
+    ExportSessionSerializer,
     FoundMessageSerializer,
     HealthSerializer,
     MessageSearchQuerySerializer,
@@ -35,6 +37,29 @@ from veritas.api.permissions import WriteModelPermissions
 from veritas.api.views import APIView, GenericViewSet
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    to = serializers.ChoiceField(choices=["json", "markdown"], default="json", help_text="json (default) or markdown.")
+
+
+EXPORT_RESPONSES = {
+    (200, "application/json"): OpenApiResponse(
+        ExportSessionSerializer(many=True), description="The sessions with their messages and citations."
+    ),
+    (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, description="The same, as Markdown (?to=markdown)."),
+}
+
+
+def exported(request, sessions, name: str):
+    query = ExportQuerySerializer(data={k: request.query_params[k] for k in ("to",) if k in request.query_params})
+    query.is_valid(raise_exception=True)
+    data = services.export(sessions)
+    if query.validated_data["to"] == "markdown":
+        response = HttpResponse(services.as_markdown(data), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.md"'
+        return response
+    return Response(data)
 
 
 class UnsupportedMediaType(exceptions.UnsupportedMediaType):
@@ -224,6 +249,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def perform_destroy(self, instance):
         services.delete_session(actor=self.request.user, session=instance)
 
+    @extend_schema(parameters=[ExportQuerySerializer], responses=EXPORT_RESPONSES)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[], allowed_query_params={"to"})
+    def export(self, request, uuid=None):
+        """Export the session (JSON, or Markdown with ``?to=markdown``)."""
+        session = self.get_object()
+        return exported(request, ChatSession.objects.filter(pk=session.pk), f"chat-{session.uuid}")
+
     @extend_schema(responses=MessageSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=NewestMessagesFirst, filter_backends=[])
     def messages(self, request, uuid=None):
@@ -274,3 +306,15 @@ class MessageSearchView(APIView):
             .order_by("-rank", "-created_at", "-id")[:SEARCH_LIMIT]
         )
         return Response(FoundMessageSerializer(found, many=True).data)
+
+
+@extend_schema(tags=["chat"])
+class ExportView(APIView):
+    """Export all your sessions (JSON, or Markdown with ``?to=markdown``)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    allowed_query_params = frozenset({"to"})
+
+    @extend_schema(parameters=[ExportQuerySerializer], responses=EXPORT_RESPONSES)
+    def get(self, request):
+        return exported(request, ChatSession.objects.filter(owner=request.user).order_by("created_at", "id"), "chats")
