@@ -16,13 +16,13 @@ over-fetched, and fall back to the exact scan when the filter still leaves fewer
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from chat.embedding import get_embedder
-from chat.models import SEARCH_CONFIG, Chunk, Document, Status
+from chat.models import SEARCH_CONFIG, Chunk, Document
 from veritas import vectors
 
 EXACT_UP_TO = 20_000
@@ -44,7 +44,6 @@ class Hit:
     vector_rank: int | None = None
     fts_score: float | None = None
     similarity: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def scope_size(owner_id: int | None) -> int:
@@ -143,9 +142,3 @@ def search(query: str, owner_id: int | None, *, k: int = 10, mode: str = "hybrid
             hit.vector_rank, hit.similarity = rank, float(similarity)
             hit.score += 1 / (rrf + rank) if mode == "hybrid" else float(similarity)
     return sorted(hits.values(), key=lambda hit: (-hit.score, hit.chunk_id))[:k]
-
-
-def visible_documents(owner_id: int | None):
-    return Document.objects.filter(status=Status.READY).filter(owner_id=owner_id) | Document.objects.filter(
-        status=Status.READY, owner__isnull=True
-    )

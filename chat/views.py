@@ -34,9 +34,7 @@ from chat.serializers import (
 from veritas.api.errors import PayloadTooLarge
 from veritas.api.pagination import CursorPagination
 from veritas.api.permissions import WriteModelPermissions
-from veritas.api.views import APIView, GenericViewSet
-
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+from veritas.api.views import UUID_PATTERN, APIView, GenericViewSet, json_body
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -203,9 +201,7 @@ class ChatView(APIView):
         },
     )
     def post(self, request):
-        if request.stream is None:
-            raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
-        body = ChatRequestSerializer(data=request.data)
+        body = ChatRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         session = None
         if "session" in body.validated_data:
@@ -239,9 +235,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @extend_schema(request=SessionUpdateSerializer, responses=SessionSerializer)
     def partial_update(self, request, uuid=None):
         session = self.get_object()
-        if request.stream is None:
-            raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
-        body = SessionUpdateSerializer(data=request.data, partial=True)
+        body = SessionUpdateSerializer(data=json_body(request), partial=True)
         body.is_valid(raise_exception=True)
         session = services.update_session(actor=request.user, session=session, data=dict(body.validated_data))
         return Response(SessionSerializer(session).data)

@@ -49,10 +49,9 @@ from veritas.api.pagination import CursorPagination
 from veritas.api.parsers import RawBody, RawCSVParser, RawJSONParser
 from veritas.api.permissions import WriteModelPermissions
 from veritas.api.renderers import CSVRenderer
-from veritas.api.views import GenericViewSet
+from veritas.api.views import UUID_PATTERN, GenericViewSet, json_body
 from veritas.models import User
 
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 WRITE_ACTIONS = ("create", "update", "partial_update")
 
 
@@ -71,17 +70,6 @@ class WriteSchema(AutoSchema):
         if body is not None and self.view.action not in getattr(self.view, "optional_body_actions", ()):
             body["required"] = True
         return body
-
-
-def json_body(request, *, optional=False):
-    """The request's JSON object; a write without a body at all is a 400 (an empty PATCH is
-    ``{}``), unless the body is ``optional``."""
-    data = request.data
-    if request.stream is None:  # no body at all (DRF then hands an empty dict or QueryDict)
-        if optional:
-            return {}
-        raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
-    return data
 
 
 class ServiceWrites:

@@ -34,9 +34,7 @@ from veritas import bulk
 from veritas.api.errors import batch_errors
 from veritas.api.parsers import RawBody, RawCSVParser, RawJSONParser
 from veritas.api.permissions import IsStaff, ModelPermissions
-from veritas.api.views import APIView, GenericViewSet
-
-UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+from veritas.api.views import APIView, GenericViewSet, json_body
 
 
 class StaffOrSupport(permissions.BasePermission):
@@ -175,9 +173,7 @@ class ModelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericView
     def train(self, request):
         """Queue a training (``make worker`` runs it): the presentations and cut-off are checked
         now; too few positives fails the task, with its reason in ``error``."""
-        if request.stream is None:
-            raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
-        body = TrainSerializer(data=request.data)
+        body = TrainSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:

@@ -10,6 +10,20 @@ from veritas.api.permissions import MayReadAudit
 from veritas.api.serializers import ActionLogSerializer, StrictSerializer, UTCDateTimeField
 from veritas.models import ActionLog, PersonalToken, User
 
+# A UUID in a URL, with or without its hyphens (objects addressed by their public uuid).
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+def json_body(request, *, optional=False):
+    """The request's JSON object; a write without a body at all is a 400 (an empty PATCH is
+    ``{}``), unless the body is ``optional``."""
+    data = request.data
+    if request.stream is None:  # no body at all (DRF then hands an empty dict or QueryDict)
+        if optional:
+            return {}
+        raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
+    return data
+
 
 class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
