@@ -125,9 +125,10 @@ def nearest(vector, owner_id: int | None, limit: int = CANDIDATES, *, exact: boo
     return found
 
 
-def search(query: str, owner_id: int | None, *, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+def search(query: str, owner_id: int | None, *, k: int = 10, mode: str = "hybrid", vector=None) -> list[Hit]:
     """The k best chunks for ``query`` in the scope of ``owner_id`` (their own and the shared
-    documents; None: the shared ones only)."""
+    documents; None: the shared ones only). ``vector``: the query's embedding, when the caller
+    has it already."""
     hits: dict[int, Hit] = {}
     rrf = settings.CHAT_RRF_K
     if mode in ("hybrid", "fts"):
@@ -136,9 +137,36 @@ def search(query: str, owner_id: int | None, *, k: int = 10, mode: str = "hybrid
             hit.fts_rank, hit.fts_score = rank, float(score)
             hit.score += 1 / (rrf + rank) if mode == "hybrid" else float(score)
     if mode in ("hybrid", "vector"):
-        vector = get_embedder().embed([query])[0]
+        if vector is None:
+            vector = get_embedder().embed([query])[0]
         for rank, (chunk, document, similarity) in enumerate(nearest(vector, owner_id, max(CANDIDATES, k)), start=1):
             hit = hits.setdefault(chunk, Hit(chunk, document, 0.0))
             hit.vector_rank, hit.similarity = rank, float(similarity)
             hit.score += 1 / (rrf + rank) if mode == "hybrid" else float(similarity)
     return sorted(hits.values(), key=lambda hit: (-hit.score, hit.chunk_id))[:k]
+
+
+def ranked_chunks(query: str, owner_id: int | None, *, k: int = 10, mode: str = "hybrid") -> list[dict]:
+    """search()'s hits with their chunks (text, offsets, document): POST chat/search/."""
+    hits = search(query, owner_id, k=k, mode=mode)
+    chunks = Chunk.objects.select_related("document").in_bulk([hit.chunk_id for hit in hits])
+    return [
+        {
+            "rank": rank,
+            "score": hit.score,
+            "fts_rank": hit.fts_rank,
+            "fts_score": hit.fts_score,
+            "vector_rank": hit.vector_rank,
+            "similarity": hit.similarity,
+            "chunk": chunk.pk,
+            "ordinal": chunk.ordinal,
+            "document": chunk.document.uuid,
+            "title": chunk.document.title,
+            "shared": chunk.document.owner_id is None,
+            "start": chunk.char_start,
+            "end": chunk.char_end,
+            "text": chunk.text,
+        }
+        for rank, hit in enumerate(hits, start=1)
+        if (chunk := chunks.get(hit.chunk_id)) is not None
+    ]

@@ -71,7 +71,17 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChatMessage
-        fields = ["uuid", "role", "content", "citations", "generator", "latency_ms", "created_at"]
+        fields = [
+            "uuid",
+            "role",
+            "content",
+            "citations",
+            "generator",
+            "latency_ms",
+            "prompt_tokens",
+            "completion_tokens",
+            "created_at",
+        ]
 
 
 class ChatRequestSerializer(StrictSerializer):
@@ -119,3 +129,26 @@ class ExportSessionSerializer(serializers.Serializer):
     archived = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     messages = ExportMessageSerializer(many=True)
+
+
+class RetrievalRequestSerializer(StrictSerializer):
+    query = serializers.CharField(max_length=10_000)
+    k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many chunks.")
+    mode = serializers.ChoiceField(["hybrid", "fts", "vector"], default="hybrid")
+
+
+class RetrievedChunkSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(help_text="Hybrid: the fused score Σ 1/(k + rank); fts: BM25; vector: cosine.")
+    fts_rank = serializers.IntegerField(allow_null=True, help_text="Rank in the full-text list (none: absent).")
+    fts_score = serializers.FloatField(allow_null=True, help_text="BM25 score.")
+    vector_rank = serializers.IntegerField(allow_null=True, help_text="Rank in the vector list (none: absent).")
+    similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity to the query.")
+    chunk = serializers.IntegerField()
+    ordinal = serializers.IntegerField()
+    document = serializers.UUIDField()
+    title = serializers.CharField()
+    shared = serializers.BooleanField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    text = serializers.CharField()

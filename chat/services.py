@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
+from pgvector.django import CosineDistance
 
 from chat import documents as docs
 from chat import generators, retrieval
@@ -123,26 +126,40 @@ def _title(message: str) -> str:
     return line if len(line) <= 60 else line[:59].rstrip() + "…"
 
 
-def converse(
-    *, actor, message: str, session: ChatSession | None = None
-) -> tuple[ChatSession, ChatMessage, ChatMessage]:
-    """Store the user's message, retrieve from their documents and the shared base (only
-    those), answer with the extractive generator, store the answer with its citations. A new
-    session (titled from the message) when none is given."""
+@dataclass
+class Turn:
+    """A question on its way to an answer: stored, with what retrieval found for it."""
+
+    session: ChatSession
+    asked: ChatMessage
+    passages: list[generators.Passage]
+    history: list[dict]
+    started: float
+
+
+def ask(*, actor, message: str, session: ChatSession | None = None) -> Turn:
+    """Store the user's message (in a new session, titled from it, when none is given), then
+    retrieve from their documents and the shared base (only those). The passages are numbered
+    by relevance (cosine similarity of the question to the chunk, from the stored vectors);
+    ``history`` is the session's last CHAT_LLM_HISTORY messages before this one."""
     started = time.perf_counter()
     with transaction.atomic():
         if session is None:
             session = ChatSession.objects.create(owner=actor, title=_title(message))
         asked = ChatMessage.objects.create(session=session, role=Role.USER, content=message)
-    hits = retrieval.search(message, actor.pk, k=generators.PASSAGES * 2)
-    chunks = {c.pk: c for c in Chunk.objects.filter(pk__in=[h.chunk_id for h in hits]).select_related("document")}
-    ordered = [(hit, chunks[hit.chunk_id]) for hit in hits if hit.chunk_id in chunks]
-    scores = generators.similarities(message, [chunk.text for _, chunk in ordered]) if ordered else []
+    vector = get_embedder().embed([message])[0]
+    hits = retrieval.search(message, actor.pk, k=generators.PASSAGES * 2, vector=vector)
+    chunks = (
+        Chunk.objects.filter(pk__in=[hit.chunk_id for hit in hits])
+        .select_related("document")
+        .annotate(similarity=1 - CosineDistance("embedding", vector))
+    )
+    chunks = sorted(chunks, key=lambda chunk: (-chunk.similarity, chunk.pk))
     passages = [
         generators.Passage(
             n=n,
             text=chunk.text,
-            similarity=float(score),
+            similarity=float(chunk.similarity),
             citation={
                 "n": n,
                 "document": str(chunk.document.uuid),
@@ -151,28 +168,57 @@ def converse(
                 "start": chunk.char_start,
                 "end": chunk.char_end,
                 "snippet": chunk.text[:SNIPPET],
-                "score": round(float(score), 4),
+                "score": round(float(chunk.similarity), 4),
             },
         )
-        for n, ((_, chunk), score) in enumerate(zip(ordered, scores, strict=True), start=1)
+        for n, chunk in enumerate(chunks, start=1)
     ]
-    passages.sort(key=lambda p: -p.similarity)
-    for n, passage in enumerate(passages, start=1):  # numbered in the order cited
-        passage.n = passage.citation["n"] = n
-    answer = generators.ExtractiveGenerator().answer(message, passages)
+    earlier = session.messages.exclude(pk=asked.pk).order_by("-created_at", "-id")[: settings.CHAT_LLM_HISTORY]
+    history = [{"role": m.role, "content": m.content} for m in reversed(earlier)]
+    return Turn(session, asked, passages, history, started)
+
+
+def reply(turn: Turn, answer: generators.Answer) -> ChatMessage:
+    """Store the answer with its citations (and the generator, latency and token counts)."""
     with transaction.atomic():
-        reply = ChatMessage.objects.create(
-            session=session,
+        stored = ChatMessage.objects.create(
+            session=turn.session,
             role=Role.ASSISTANT,
             content=answer.text,
             citations=answer.citations,
             generator=answer.generator,
-            latency_ms=round((time.perf_counter() - started) * 1000),
+            latency_ms=round((time.perf_counter() - turn.started) * 1000),
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
         )
-        ChatSession.objects.filter(pk=session.pk).update(last_message_at=reply.created_at, updated_at=reply.created_at)
-        audit.record("create", actor=actor, model=ChatMessage, changes={"session": str(session.uuid), "messages": 2})
-    session.refresh_from_db()
-    return session, asked, reply
+        ChatSession.objects.filter(pk=turn.session.pk).update(
+            last_message_at=stored.created_at, updated_at=stored.created_at
+        )
+        changes = {"session": str(turn.session.uuid), "messages": 2}
+        audit.record("create", actor=turn.session.owner, model=ChatMessage, changes=changes)
+    turn.session.refresh_from_db()
+    return stored
+
+
+def converse(
+    *, actor, message: str, session: ChatSession | None = None
+) -> tuple[ChatSession, ChatMessage, ChatMessage]:
+    """Ask and answer (CHAT_GENERATOR). When the generator fails (generators.UpstreamError),
+    the user's message stays stored and the error goes up."""
+    turn = ask(actor=actor, message=message, session=session)
+    answer = generators.get_generator().answer(message, turn.passages, turn.history)
+    return turn.session, turn.asked, reply(turn, answer)
+
+
+def answer_pieces(turn: Turn) -> Iterator[str | ChatMessage]:
+    """The answer in pieces as the generator writes them, then the answer as stored."""
+    answer = None
+    for item in generators.get_generator().stream(turn.asked.content, turn.passages, turn.history):
+        if isinstance(item, generators.Answer):
+            answer = item
+        else:
+            yield item
+    yield reply(turn, answer)
 
 
 def update_session(*, actor, session: ChatSession, data: dict) -> ChatSession:

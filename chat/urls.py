@@ -12,6 +12,7 @@ router.register("shared-documents", views.SharedDocumentViewSet, basename="share
 
 urlpatterns = [
     path("", views.ChatView.as_view(), name="chat"),
+    path("search/", views.RetrievalSearchView.as_view(), name="search"),
     path("health/", views.HealthView.as_view(), name="health"),
     path("delete-my-data/", views.DeleteMyDataView.as_view(), name="delete-my-data"),
     path("messages/search/", views.MessageSearchView.as_view(), name="message-search"),

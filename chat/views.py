@@ -1,20 +1,25 @@
 """The chat API (/api/v1/chat/), so far: documents (the caller's own), the shared knowledge base
 and the health probe. A user's documents are theirs alone: another user's is a 404."""
 
+import contextlib
+import json
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import F
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.tasks import TaskResultStatus
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
-from rest_framework import exceptions, mixins, parsers, permissions, serializers, status
+from rest_framework import exceptions, mixins, parsers, permissions, renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from chat import documents, services, tasks
+from chat import documents, generators, retrieval, services, tasks
 from chat.embedding import get_embedder
 from chat.models import SEARCH_CONFIG, ChatMessage, ChatSession, Document
 from chat.serializers import (
@@ -27,11 +32,13 @@ from chat.serializers import (
     HealthSerializer,
     MessageSearchQuerySerializer,
     MessageSerializer,
+    RetrievalRequestSerializer,
+    RetrievedChunkSerializer,
     SessionSerializer,
     SessionUpdateSerializer,
     UploadSerializer,
 )
-from veritas.api.errors import PayloadTooLarge
+from veritas.api.errors import BadGateway, GatewayTimeout, PayloadTooLarge, error_body
 from veritas.api.pagination import CursorPagination
 from veritas.api.permissions import WriteModelPermissions
 from veritas.api.views import UUID_PATTERN, APIView, GenericViewSet, json_body
@@ -185,22 +192,87 @@ class NewestMessagesFirst(CursorPagination):
     ordering = ("-created_at", "-id")
 
 
+class ChatQuerySerializer(serializers.Serializer):
+    stream = serializers.BooleanField(
+        default=False, help_text="true: the answer as server-sent events (text/event-stream) as it is written."
+    )
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    """Lets a client ask for ``Accept: text/event-stream`` (the view writes the events itself)."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode()
+
+
+def upstream_failure(error: generators.UpstreamError, session) -> exceptions.APIException:
+    kept = f" Your message is kept in session {session.uuid}."
+    if isinstance(error, generators.UpstreamTimeout):
+        return GatewayTimeout(str(error) + kept)
+    return BadGateway(str(error) + kept)
+
+
+def event(name: str, data) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, cls=DjangoJSONEncoder)}\n\n"
+
+
+def answer_events(turn: services.Turn):
+    """The server-sent events of a streamed answer: ``session`` and ``message`` (the stored
+    question), ``delta`` (pieces of text as they come), then ``answer`` (the stored answer, with
+    citations) or ``error`` (the API's error shape). When the stream is closed early (the client
+    went away), the answer is still written to the end and stored."""
+    pieces = services.answer_pieces(turn)
+    try:
+        yield event("session", SessionSerializer(turn.session).data)
+        yield event("message", MessageSerializer(turn.asked).data)
+        for item in pieces:
+            if isinstance(item, ChatMessage):
+                turn.session.refresh_from_db()
+                yield event("session", SessionSerializer(turn.session).data)
+                yield event("answer", MessageSerializer(item).data)
+            else:
+                yield event("delta", {"text": item})
+    except generators.UpstreamError as error:
+        failure = upstream_failure(error, turn.session)
+        yield event("error", error_body(failure.status_code, failure.default_code, str(failure.detail)))
+    finally:
+        with contextlib.suppress(generators.UpstreamError):  # the question is stored either way
+            for _ in pieces:  # nothing left, unless the client went away: finish the answer
+                pass
+
+
 @extend_schema(tags=["chat"])
 class ChatView(APIView):
     """Ask (the legacy ``/chat``): the message is stored, the caller's documents and the shared
     knowledge base (only those) are searched, and the answer is stored with its citations; both
-    come back with the session (a new one, titled from the message, when none is given)."""
+    come back with the session (a new one, titled from the message, when none is given).
+    ``?stream=true`` sends the answer as server-sent events while it is written (see docs/chat.md).
+    When the language model fails (CHAT_GENERATOR=openai) the answer is a 502, or a 504 when it
+    does not answer in time; the user's message is kept either way."""
 
     permission_classes = [permissions.IsAuthenticated]
+    allowed_query_params = frozenset({"stream"})
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, EventStreamRenderer]
 
     @extend_schema(
         request=ChatRequestSerializer,
+        parameters=[ChatQuerySerializer],
         responses={
             201: ChatResponseSerializer,
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR, description="With ?stream=true: events session, message, delta…, answer or error."
+            ),
             404: OpenApiResponse(description="No such session among the caller's."),
+            502: OpenApiResponse(description="The language model failed (the message is kept)."),
+            504: OpenApiResponse(description="The language model did not answer in time (the message is kept)."),
         },
     )
     def post(self, request):
+        query = ChatQuerySerializer(data={k: request.query_params[k] for k in ("stream",) if k in request.query_params})
+        query.is_valid(raise_exception=True)
         body = ChatRequestSerializer(data=json_body(request))
         body.is_valid(raise_exception=True)
         session = None
@@ -208,11 +280,34 @@ class ChatView(APIView):
             session = ChatSession.objects.filter(owner=request.user, uuid=body.validated_data["session"]).first()
             if session is None:
                 raise exceptions.NotFound("No such session.")
-        session, asked, answer = services.converse(
-            actor=request.user, message=body.validated_data["message"], session=session
-        )
-        data = {"session": session, "message": asked, "answer": answer}
+        turn = services.ask(actor=request.user, message=body.validated_data["message"], session=session)
+        if query.validated_data["stream"]:
+            response = StreamingHttpResponse(answer_events(turn), content_type="text/event-stream")
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"  # nginx: pass the events on at once
+            return response
+        try:
+            answer = generators.get_generator().answer(turn.asked.content, turn.passages, turn.history)
+        except generators.UpstreamError as error:
+            raise upstream_failure(error, turn.session) from error
+        reply = services.reply(turn, answer)
+        data = {"session": turn.session, "message": turn.asked, "answer": reply}
         return Response(ChatResponseSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["chat"])
+class RetrievalSearchView(APIView):
+    """The ranked chunks for a query, as the chat's retrieval sees them (your documents and the
+    shared knowledge base), with each method's rank and score: for debugging and evaluation."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=RetrievalRequestSerializer, responses=RetrievedChunkSerializer(many=True))
+    def post(self, request):
+        body = RetrievalRequestSerializer(data=json_body(request))
+        body.is_valid(raise_exception=True)
+        found = retrieval.ranked_chunks(owner_id=request.user.pk, **body.validated_data)
+        return Response(RetrievedChunkSerializer(found, many=True).data)
 
 
 @extend_schema(tags=["chat"])

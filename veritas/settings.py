@@ -267,6 +267,12 @@ CHAT_EMBEDDING_MODEL = env.str("CHAT_EMBEDDING_MODEL", default="")
 CHAT_EMBEDDING_API_KEY = env.str("CHAT_EMBEDDING_API_KEY", default="")
 CHAT_RRF_K = env.int("CHAT_RRF_K", default=60)
 CHAT_MAX_UPLOAD_BYTES = env.int("CHAT_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+CHAT_GENERATOR = env.str("CHAT_GENERATOR", default="extractive")  # extractive | openai
+CHAT_LLM_URL = env.str("CHAT_LLM_URL", default="")  # e.g. http://localhost:11434/v1 (Ollama)
+CHAT_LLM_MODEL = env.str("CHAT_LLM_MODEL", default="")
+CHAT_LLM_API_KEY = env.str("CHAT_LLM_API_KEY", default="")
+CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=60.0)  # seconds
+CHAT_LLM_HISTORY = env.int("CHAT_LLM_HISTORY", default=6)  # earlier messages of the session sent along
 
 DASHBOARD_MASTERY = {
     "DECAYING_WEIGHT": env.float("DASHBOARD_DECAYING_WEIGHT", default=0.65),

@@ -113,3 +113,48 @@ def test_chat_unhappy_paths(client_for, owner, anon_client):
     assert ask(client, "x", session="00000000-0000-0000-0000-000000000000").status_code == 404
     assert anon_client.post(f"{API}/", {"message": "x"}, format="json").status_code == 401
     assert client.get(f"{API}/").status_code == 405
+
+
+def test_retrieval_search_ranks_the_callers_chunks_with_each_methods_scores(client_for, owner, staff, stranger):
+    mine = ingest(owner, MINE)
+    shared, _ = services.add_document(
+        actor=staff,
+        owner=None,
+        filename="kb.txt",
+        content_type="text/plain",
+        data=b"Nose cones are tested in wind tunnels.",
+    )
+    services.ingest([shared])
+    ingest(stranger, THEIRS)
+    response = client_for(owner).post(f"{API}/search/", {"query": "nose radius stagnation heating"}, format="json")
+    assert response.status_code == 200
+    found = response.json()
+    assert {hit["document"] for hit in found} <= {str(mine.uuid), str(shared.uuid)}
+    assert [hit["rank"] for hit in found] == list(range(1, len(found) + 1))
+    best = found[0]
+    assert best["document"] == str(mine.uuid) and not best["shared"]
+    assert best["fts_rank"] and best["vector_rank"] and best["fts_score"] > 0 and best["similarity"] > 0.3
+    assert mine.text[best["start"] : best["end"]] == best["text"]
+    only_words = client_for(owner).post(f"{API}/search/", {"query": "nose", "mode": "fts", "k": 1}, format="json")
+    assert len(only_words.json()) == 1 and only_words.json()[0]["vector_rank"] is None
+    # The stranger's near-identical note is theirs alone; staff see the shared base only.
+    theirs = client_for(stranger).post(f"{API}/search/", {"query": "stagnation point heating"}, format="json").json()
+    assert str(mine.uuid) not in str(theirs)
+    as_staff = client_for(staff).post(f"{API}/search/", {"query": "stagnation point heating"}, format="json").json()
+    assert {hit["document"] for hit in as_staff} == {str(shared.uuid)}
+
+
+def test_retrieval_search_unhappy_paths(client_for, owner, anon_client):
+    client = client_for(owner)
+    url = f"{API}/search/"
+    for body, field in [
+        ({"query": ""}, "query"),
+        ({"query": "x", "k": 0}, "k"),
+        ({"query": "x", "mode": "bm25"}, "mode"),
+    ]:
+        response = client.post(url, body, format="json")
+        assert response.status_code == 400 and field in response.json()["fields"]
+    assert client.post(url, {"query": "x", "colour": 1}, format="json").status_code == 400
+    assert client.get(url).status_code == 405
+    assert anon_client.post(url, {"query": "x"}, format="json").status_code == 401
+    assert client.post(url, {"query": "x"}, format="json").json() == []  # nothing ingested

@@ -32,6 +32,18 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class BadGateway(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "An upstream service failed."
+    default_code = "bad_gateway"
+
+
+class GatewayTimeout(exceptions.APIException):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_detail = "An upstream service did not answer in time."
+    default_code = "gateway_timeout"
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = DATABASE_UNAVAILABLE
