@@ -105,6 +105,33 @@ def ingest(documents: Sequence[Document], *, progress: Callable[[int], None] = l
         progress(1)
 
 
+def queue_ingestion(documents: Sequence[Document]) -> int:
+    """Mark ``documents`` pending and queue their ingestion (chat.tasks); those being ingested
+    right now are left alone. How many were queued."""
+    from chat import tasks  # tasks imports this module
+
+    ids = [d.pk for d in documents if d.status != Status.PROCESSING]
+    Document.objects.filter(pk__in=ids).update(status=Status.PENDING, failure="")
+    for pk in ids:
+        tasks.ingest_document.enqueue(pk)
+    return len(ids)
+
+
+def ingest_again(*, actor, documents: Sequence[Document]) -> int:
+    """Queue ``documents`` for ingestion again (the admin's action), audited."""
+    with transaction.atomic():
+        queued = queue_ingestion(documents)
+        audit.record("update", actor=actor, model=Document, changes={"queued for ingestion": queued})
+    return queued
+
+
+def rename_document(*, actor, document: Document, title: str) -> None:
+    with transaction.atomic():
+        before = Document.objects.values_list("title", flat=True).get(pk=document.pk)
+        Document.objects.filter(pk=document.pk).update(title=title)
+        audit.record("update", actor=actor, obj=document, changes=audit.diff({"title": before}, {"title": title}))
+
+
 def _fail(document: Document, reason: str) -> None:
     Chunk.objects.filter(document=document).delete()
     Document.objects.filter(pk=document.pk).update(status=Status.FAILED, failure=reason, chunk_count=0)

@@ -124,7 +124,7 @@ class Documents(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destroy
         except documents.ExtractionError as error:
             raise exceptions.ValidationError({"file": [str(error)]}) from None
         if created:
-            tasks.ingest_document.enqueue(document.pk)
+            services.queue_ingestion([document])
             document.refresh_from_db()
         return Response(
             DocumentSerializer(document).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
