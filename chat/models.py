@@ -103,6 +103,9 @@ class Document(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     failure = models.TextField(blank=True, help_text="Why ingestion failed.")
     chunk_count = models.PositiveIntegerField(default=0)
+    chunk_bytes = models.PositiveBigIntegerField(
+        default=0, help_text="The chunks' total length in bytes (full-text ranking's average chunk length)."
+    )
     embedding_model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -100,6 +100,7 @@ def ingest(documents: Sequence[Document], *, progress: Callable[[int], None] = l
                 failure="",
                 text=document.text,
                 chunk_count=len(rows),
+                chunk_bytes=sum(len(p.text.encode()) for _, p, _ in rows),
                 embedding_model=embedder.name,
             )
         progress(1)
@@ -134,7 +135,7 @@ def rename_document(*, actor, document: Document, title: str) -> None:
 
 def _fail(document: Document, reason: str) -> None:
     Chunk.objects.filter(document=document).delete()
-    Document.objects.filter(pk=document.pk).update(status=Status.FAILED, failure=reason, chunk_count=0)
+    Document.objects.filter(pk=document.pk).update(status=Status.FAILED, failure=reason, chunk_count=0, chunk_bytes=0)
 
 
 def delete_document(*, actor, document: Document) -> None:
