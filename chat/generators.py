@@ -71,6 +71,7 @@ def relevant(passages: list[Passage]) -> list[Passage]:
 
 class ExtractiveGenerator:
     name = "extractive"
+    uses_history = False
 
     def answer(self, question: str, passages: list[Passage], history: list[dict] = ()) -> Answer:
         *_, answer = self.stream(question, passages, history)
@@ -103,6 +104,7 @@ SYSTEM_PROMPT = (
 
 class OpenAIGenerator:
     name = "openai"
+    uses_history = True
 
     def __init__(self):
         self.url = settings.CHAT_LLM_URL.rstrip("/")

@@ -29,7 +29,7 @@ EXACT_UP_TO = 2_000  # scopes this small are ranked exactly (docs/chat.md: where
 # Fused: the best FTS_CANDIDATES of the full-text side (cheap at any depth) and VECTOR_CANDIDATES
 # of the vector side (deeper costs an ever larger index scan for a small share of the table).
 FTS_CANDIDATES = 100
-VECTOR_CANDIDATES = 30
+VECTOR_CANDIDATES = 20
 EF_SEARCH = 100  # hnsw.ef_search at least
 MAX_FETCH = 1_000  # pgvector's largest ef_search
 OVERFETCH = 2  # fetch twice what the scope's share of the table should yield

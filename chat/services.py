@@ -201,8 +201,10 @@ def ask(*, actor, message: str, session: ChatSession | None = None) -> Turn:
         )
         for n, chunk in enumerate(chunks, start=1)
     ]
-    earlier = session.messages.exclude(pk=asked.pk).order_by("-created_at", "-id")[: settings.CHAT_LLM_HISTORY]
-    history = [{"role": m.role, "content": m.content} for m in reversed(earlier)]
+    history = []
+    if generators.get_generator().uses_history:
+        earlier = session.messages.exclude(pk=asked.pk).order_by("-created_at", "-id")[: settings.CHAT_LLM_HISTORY]
+        history = [{"role": m.role, "content": m.content} for m in reversed(earlier)]
     return Turn(session, asked, passages, history, started)
 
 
@@ -222,9 +224,9 @@ def reply(turn: Turn, answer: generators.Answer) -> ChatMessage:
         ChatSession.objects.filter(pk=turn.session.pk).update(
             last_message_at=stored.created_at, updated_at=stored.created_at
         )
+        turn.session.last_message_at = turn.session.updated_at = stored.created_at
         changes = {"session": str(turn.session.uuid), "messages": 2}
         audit.record("create", actor=turn.session.owner, model=ChatMessage, changes=changes)
-    turn.session.refresh_from_db()
     return stored
 
 

@@ -230,7 +230,6 @@ def answer_events(turn: services.Turn):
         yield event("message", MessageSerializer(turn.asked).data)
         for item in pieces:
             if isinstance(item, ChatMessage):
-                turn.session.refresh_from_db()
                 yield event("session", SessionSerializer(turn.session).data)
                 yield event("answer", MessageSerializer(item).data)
             else:
