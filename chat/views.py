@@ -13,7 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.tasks import TaskResultStatus
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
-from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, parsers, permissions, renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -262,7 +262,18 @@ class ChatView(APIView):
         responses={
             201: ChatResponseSerializer,
             (200, "text/event-stream"): OpenApiResponse(
-                OpenApiTypes.STR, description="With ?stream=true: events session, message, delta…, answer or error."
+                inline_serializer(
+                    "ChatEvent",
+                    {
+                        "event": serializers.ChoiceField(["session", "message", "delta", "answer", "error"]),
+                        "data": serializers.CharField(
+                            help_text="JSON: the session, the stored question, {text} of a piece of the answer, "
+                            "the stored answer, or an error in the API's error shape."
+                        ),
+                    },
+                ),
+                description="With ?stream=true: server-sent events session, message, delta…, session, answer "
+                "(or error).",
             ),
             404: OpenApiResponse(description="No such session among the caller's."),
             502: OpenApiResponse(description="The language model failed (the message is kept)."),
