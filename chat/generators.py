@@ -32,7 +32,7 @@ from django.conf import settings
 NOTHING_FOUND = "I found nothing relevant in your documents."
 RELEVANCE = 0.30
 PASSAGES = 3
-_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\s*\n\s*\n\s*")  # sentence ends and paragraph breaks
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
@@ -86,7 +86,8 @@ class ExtractiveGenerator:
         asked = _words(question)
         sentences = []
         for passage in chosen:
-            candidates = [s.strip() for s in _SENTENCES.split(passage.text) if s.strip()]
+            pieces = [s.strip() for s in _SENTENCES.split(passage.text) if s.strip()]
+            candidates = [s for s in pieces if not s.startswith("#")] or pieces  # Markdown headings last
             best = max(candidates, key=lambda s: (len(asked & _words(s)), -candidates.index(s)))
             sentence = f"{best} [{passage.n}]"
             yield sentence if not sentences else " " + sentence

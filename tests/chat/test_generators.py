@@ -172,3 +172,10 @@ def test_the_extractive_generator_streams_what_it_answers():
     pieces = list(generators.ExtractiveGenerator().stream("nose radius", [passage]))
     *text, answer = pieces
     assert "".join(text) == answer.text == "The nose radius matters. [1]"
+
+
+def test_the_extractive_answer_skips_headings_and_keeps_to_one_paragraph():
+    text = "# Re-entry heating\n\nThe nose radius matters\n\nAblation carries heat away."
+    passage = generators.Passage(1, text, 0.8, {"n": 1})
+    answer = generators.ExtractiveGenerator().answer("nose radius", [passage])
+    assert answer.text == "The nose radius matters [1]"
