@@ -30,7 +30,6 @@ import hashlib
 import itertools
 import random
 import statistics
-import time
 
 import numpy as np
 from django.conf import settings
@@ -38,6 +37,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
 
+from benchmarks.harness import sample
 from chat import documents as docs
 from chat import generators, retrieval, services
 from chat.embedding import get_embedder
@@ -193,7 +193,7 @@ def retrieval_benchmark(harness, corpus: Corpus, made: dict) -> None:
     small_results = [len(retrieval.search(text, small.pk, k=K, vector=vector)) for text, vector, _ in queries[:10]]
     embedder = get_embedder()
     embedding_ms = statistics.median(
-        harness_sample(lambda text: embedder.embed([text]), [text for text, _, _ in queries])
+        sample(cycling(lambda text: embedder.embed([text]), [text for text, _, _ in queries]), repeat=QUERIES, warmup=2)
     )
 
     hybrid = harness.compare(
@@ -221,15 +221,6 @@ def retrieval_benchmark(harness, corpus: Corpus, made: dict) -> None:
         warmup=10,
         target="(reported)",
     )
-
-
-def harness_sample(fn, items) -> list[float]:
-    timings = []
-    for item in items:
-        started = time.perf_counter()
-        fn(item)
-        timings.append(time.perf_counter() - started)
-    return timings
 
 
 def ingestion_benchmark(harness, corpus: Corpus) -> tuple:
