@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.postgres.fields import ArrayField
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
@@ -70,13 +71,15 @@ class PersonalTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-class PersonalToken(models.Model):
-    """A user's bearer token for the API. Only a SHA-256 digest of the secret is stored."""
+class BearerKey(models.Model):
+    """A bearer secret (veritas/keys.py): ``<LABEL>_<hex>.<secret>``, of which only the
+    prefix and a SHA-256 digest of the secret are stored. Personal tokens and research's
+    institution keys are the two kinds; each names its ``LABEL``."""
 
-    # How often last_used_at is written: at most once a minute per token, not per request.
+    LABEL: str = ""
+    # How often last_used_at is written: at most once a minute per key, not per request.
     LAST_USED_RESOLUTION = timezone.timedelta(minutes=1)
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens")
     name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'grading script'.")
     prefix = models.CharField(max_length=32, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
@@ -85,19 +88,68 @@ class PersonalToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = PersonalTokenQuerySet.as_manager()
-
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=models.F("created_at")),
-                name="personal_token_expires_after_creation",
-            ),
-        ]
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def expires_after_creation(name: str) -> models.CheckConstraint:
+        """The constraint each kind declares (under a name of its own)."""
+        return models.CheckConstraint(
+            condition=models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=models.F("created_at")),
+            name=name,
+        )
+
+    def assign_new_secret(self) -> str:
+        """Set a fresh prefix and secret digest (unsaved); returns the full key value."""
+        new = keys.generate(self.LABEL)
+        self.prefix, self.secret_hash = new.prefix, new.digest
+        return new.token
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == "active"
+
+    @property
+    def state(self) -> str:
+        """'active', 'revoked' or 'expired'."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    def touch(self) -> bool:
+        """Record use, at most once per LAST_USED_RESOLUTION (one UPDATE, no read).
+
+        Returns whether it wrote."""
+        now = timezone.now()
+        if self.last_used_at is not None and now - self.last_used_at < self.LAST_USED_RESOLUTION:
+            return False
+        self.last_used_at = now
+        type(self)._default_manager.filter(pk=self.pk).update(last_used_at=now)
+        return True
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class PersonalToken(BearerKey):
+    """A user's bearer token for the API. Only a SHA-256 digest of the secret is stored."""
+
+    LABEL = "vtp"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens")
+
+    objects = PersonalTokenQuerySet.as_manager()
+
+    class Meta(BearerKey.Meta):
+        constraints = [BearerKey.expires_after_creation("personal_token_expires_after_creation")]
 
     @staticmethod
     def may_issue(actor, user) -> bool:
@@ -118,44 +170,9 @@ class PersonalToken(models.Model):
         token.save()
         return token, value
 
-    def assign_new_secret(self) -> str:
-        """Set a fresh prefix and secret digest (unsaved); returns the full token value."""
-        new = keys.generate("vtp")
-        self.prefix, self.secret_hash = new.prefix, new.digest
-        return new.token
-
-    @property
-    def is_active(self) -> bool:
-        return self.state == "active"
-
-    @property
-    def state(self) -> str:
-        """'active', 'revoked' or 'expired'."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= timezone.now():
-            return "expired"
-        return "active"
-
     @staticmethod
     def cache_key(prefix: str) -> str:
         return f"veritas:personal-token:{prefix}"
-
-    def touch(self) -> bool:
-        """Record use, at most once per LAST_USED_RESOLUTION (one UPDATE, no read).
-
-        Returns whether it wrote."""
-        now = timezone.now()
-        if self.last_used_at is not None and now - self.last_used_at < self.LAST_USED_RESOLUTION:
-            return False
-        self.last_used_at = now
-        PersonalToken.objects.filter(pk=self.pk).update(last_used_at=now)
-        return True
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])
 
 
 # Saves and deletes, one by one or in bulk (Django sends post_delete for every row of a
@@ -174,25 +191,20 @@ def _forget_tokens_of_user(sender, instance: User, created: bool, update_fields=
 
 
 class RateLimitCounter(models.Model):
-    """Requests counted per key (e.g. ``user:42:writes``) and fixed time window.
+    """A rate-limited key's requests (e.g. ``user:42:writes``), counted per fixed window.
 
-    Incremented with one atomic upsert per counted request (veritas/ratelimit.py), so the
-    limit holds across any number of processes and machines; a key's older windows are
-    deleted by the same statement, so the table holds about one row per active key.
+    One row per key, with a count per window the caller names (veritas/ratelimit.py: e.g. an
+    hour and a day), updated with one atomic upsert per request, so the limits hold across
+    any number of processes and machines. ``admitted`` is the last request's decision.
     """
 
-    key = models.CharField(max_length=200)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            # The upsert's conflict target, and the lookup of a key's older windows.
-            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_key_window_uniq"),
-        ]
+    key = models.CharField(max_length=200, primary_key=True)
+    window_starts = ArrayField(models.DateTimeField())
+    counts = ArrayField(models.PositiveIntegerField())
+    admitted = models.BooleanField()
 
     def __str__(self):
-        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.count}"
+        return f"{self.key}: {self.counts}"
 
 
 # A user's own permissions or groups changed: the cached copies carry the old permissions.

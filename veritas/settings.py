@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "veritas.request_id.RequestIDMiddleware",
     "veritas.audit.AuditMiddleware",
+    "research.middleware.ResearchAuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -273,6 +274,12 @@ CHAT_LLM_MODEL = env.str("CHAT_LLM_MODEL", default="")
 CHAT_LLM_API_KEY = env.str("CHAT_LLM_API_KEY", default="")
 CHAT_LLM_TIMEOUT = env.float("CHAT_LLM_TIMEOUT", default=60.0)  # seconds
 CHAT_LLM_HISTORY = env.int("CHAT_LLM_HISTORY", default=6)  # earlier messages of the session sent along
+
+# --- research (docs/research.md) ------------------------------------------------------------
+# QAC inputs of more numbers than this (rows x columns) run as jobs in `make worker` (202).
+RESEARCH_QAC_INLINE_MAX_VALUES = env.int("RESEARCH_QAC_INLINE_MAX_VALUES", default=250_000)
+# The largest request body of a QAC fit or apply, or a vector upsert.
+RESEARCH_MAX_BODY_BYTES = env.int("RESEARCH_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 
 DASHBOARD_MASTERY = {
     "DECAYING_WEIGHT": env.float("DASHBOARD_DECAYING_WEIGHT", default=0.65),

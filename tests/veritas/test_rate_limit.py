@@ -15,15 +15,53 @@ pytestmark = pytest.mark.django_db
 def test_it_counts_within_a_window_and_starts_again_in_the_next():
     start = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
-    first = [
-        ratelimit.hit("k", limit=2, window=timedelta(minutes=1), now=start + timedelta(seconds=s)) for s in (1, 2, 3)
-    ]
-    later = ratelimit.hit("k", limit=2, window=timedelta(minutes=1), now=start + timedelta(seconds=61))
+    minute = [ratelimit.Window(2, timedelta(minutes=1))]
+    first = [ratelimit.hit("k", minute, now=start + timedelta(seconds=s)) for s in (1, 2, 3)]
+    later = ratelimit.hit("k", minute, now=start + timedelta(seconds=61))
 
     assert [h.allowed for h in first] == [True, True, False]
+    assert [h.remaining for h in first] == [1, 0, 0]
     assert first[-1].retry_after == 57
+    assert first[-1].reset_at == start + timedelta(minutes=1)
     assert later.allowed and later.count == 1
-    assert RateLimitCounter.objects.filter(key="k").count() == 1, "older windows are deleted"
+    assert RateLimitCounter.objects.filter(key="k").count() == 1, "one row per key"
+
+
+def test_a_request_is_admitted_only_when_every_window_has_room_and_only_admitted_ones_count():
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    windows = [ratelimit.Window(2, timedelta(hours=1)), ratelimit.Window(3, timedelta(days=1))]
+
+    def at(minutes):
+        return ratelimit.hit("i", windows, now=start + timedelta(minutes=minutes))
+
+    first_hour = [at(m) for m in (1, 2, 3, 4)]
+    second_hour = [at(m) for m in (61, 62)]
+    next_day = at(24 * 60 + 1)
+
+    assert [h.allowed for h in first_hour] == [True, True, False, False]
+    # The refused ones did not spend the daily limit: one more fits in the next hour.
+    assert [h.allowed for h in second_hour] == [True, False]
+    assert first_hour[2].retry_after == 57 * 60, "until the hour ends"
+    assert second_hour[1].limit == 3 and second_hour[1].remaining == 0, "the day is now the binding window"
+    assert second_hour[1].retry_after == (14 * 60 - 62) * 60, "until the day (UTC midnight) ends"
+    assert next_day.allowed and next_day.count == 1
+    assert RateLimitCounter.objects.get(key="i").counts == [1, 1]
+
+
+def test_the_headers_name_the_binding_window():
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    result = ratelimit.hit("h", [ratelimit.Window(5, timedelta(hours=1))], now=start)
+
+    assert result.headers() == {
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "4",
+        "X-RateLimit-Reset": str(int((start + timedelta(hours=1)).timestamp())),
+    }
+
+
+def test_a_window_needs_a_limit():
+    with pytest.raises(ValueError, match="at least 1"):
+        ratelimit.hit("z", [ratelimit.Window(0, timedelta(hours=1))])
 
 
 def test_writes_over_the_limit_are_429_with_retry_after(api_client, settings):
@@ -60,7 +98,7 @@ def test_concurrent_hits_never_exceed_the_limit():
     def attempt():
         barrier.wait()
         try:
-            results.append(ratelimit.hit("race", limit=5, window=timedelta(hours=1)).allowed)
+            results.append(ratelimit.hit("race", [ratelimit.Window(5, timedelta(hours=1))]).allowed)
         finally:
             connection.close()
 

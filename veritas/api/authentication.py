@@ -8,23 +8,17 @@ from veritas import keys
 from veritas.models import PersonalToken
 
 
-class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <prefix>.<secret>`` with a user's personal token.
-
-    The token row (with its user) is looked up by prefix and kept in the cache for
-    TOKEN_CACHE_SECONDS, so most requests need no query at all; every request still
-    checks the secret's digest (constant time), the expiry and the user's active flag.
-    Revoking, expiring or deleting a token, or deactivating or deleting its user, clears
-    the cached copies in this process at once (veritas/models.py); other processes, with
-    caches of their own, see it within TOKEN_CACHE_SECONDS, as they see permission changes.
-    """
+class BearerKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <prefix>.<secret>`` with a key (veritas.models.BearerKey):
+    the header's parsing and the key's checks, shared by every kind of key."""
 
     keyword = "Bearer"
     # Schemes other clients use for the same kind of token (DRF's TokenAuthentication,
     # GitHub): answered with a hint rather than a bare "credentials were not provided".
     misused_keywords = {"token", "bearertoken"}
 
-    def authenticate(self, request):
+    def presented(self, request) -> tuple[str, str] | None:
+        """(prefix, secret) of the bearer value, None without one; a 401 when malformed."""
         header = authentication.get_authorization_header(request).decode("latin-1")
         scheme, _sep, value = header.partition(" ")
         if scheme.lower() in self.misused_keywords:
@@ -38,12 +32,38 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         parts = keys.split(value)
         if parts is None:
             raise exceptions.AuthenticationFailed(_("Malformed bearer token: expected <prefix>.<secret>."))
+        return parts
+
+    @staticmethod
+    def verify(key, secret: str) -> None:
+        """401 unless ``key`` exists, ``secret`` is its own, and it is neither revoked nor expired."""
+        if key is None or not keys.matches(secret, key.secret_hash):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not key.is_active:
+            raise exceptions.AuthenticationFailed(_("Token expired or revoked."))
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+
+class BearerTokenAuthentication(BearerKeyAuthentication):
+    """A user's personal token.
+
+    The token row (with its user) is looked up by prefix and kept in the cache for
+    TOKEN_CACHE_SECONDS, so most requests need no query at all; every request still
+    checks the secret's digest (constant time), the expiry and the user's active flag.
+    Revoking, expiring or deleting a token, or deactivating or deleting its user, clears
+    the cached copies in this process at once (veritas/models.py); other processes, with
+    caches of their own, see it within TOKEN_CACHE_SECONDS, as they see permission changes.
+    """
+
+    def authenticate(self, request):
+        parts = self.presented(request)
+        if parts is None:
+            return None
         prefix, secret = parts
         token = self.lookup(prefix)
-        if token is None or not keys.matches(secret, token.secret_hash):
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not token.is_active:
-            raise exceptions.AuthenticationFailed(_("Token expired or revoked."))
+        self.verify(token, secret)
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         if token.touch():
@@ -67,9 +87,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             # permission checks on cached requests need no query.
             token.user.get_all_permissions()
             cache.set(PersonalToken.cache_key(token.prefix), token, settings.TOKEN_CACHE_SECONDS)
-
-    def authenticate_header(self, request):
-        return f'{self.keyword} realm="api"'
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

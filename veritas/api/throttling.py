@@ -25,7 +25,7 @@ class UserWriteRateThrottle(throttling.BaseThrottle):
         limit = settings.API_USER_WRITES_PER_MINUTE
         if request.method not in UNSAFE_METHODS or not limit or not request.user.is_authenticated:
             return True
-        self.result = ratelimit.hit(f"user:{request.user.pk}:writes", limit=limit, window=self.window)
+        self.result = ratelimit.hit(f"user:{request.user.pk}:writes", [ratelimit.Window(limit, self.window)])
         return self.result.allowed
 
     def wait(self):

@@ -1,0 +1,167 @@
+"""The research API's request audit and usage counters (research/middleware.py calls
+``record`` once per request): the body with its secrets redacted and cut at 10 KB, the route
+as its URL pattern, and one statement that appends the audit entry and counts the request in
+the day's usage row."""
+
+# ruff: noqa: S608 (table names come from model metadata; values are parameters)
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from django.db import connection
+
+from research.models import AuditLog, UsageMetrics
+
+BODY_LIMIT = 10 * 1024  # characters of the stored body
+REDACTED = "[redacted]"
+# JSON keys whose values are never stored, at any depth: compared without case, "-" or "_"
+# (api_key, API-Key and apikey are one), as a part of the key (client_secret, access_token).
+_SECRET_PARTS = ("password", "passwd", "secret", "token", "apikey", "authorization", "credential", "privatekey")
+
+
+def is_secret_key(key: str) -> bool:
+    folded = key.lower().replace("_", "").replace("-", "")
+    return any(part in folded for part in _SECRET_PARTS)
+
+
+def _pieces(value, depth: int = 0) -> Iterator[str]:
+    """JSON text of ``value`` in pieces, secrets redacted: a consumer stops when it has enough,
+    so a 100 MB embedding costs no more than its first 10 KB."""
+    if isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield ("," if index else "") + json.dumps(str(key)) + ":"
+            if is_secret_key(str(key)):
+                yield json.dumps(REDACTED)
+            else:
+                yield from _pieces(item, depth + 1)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from _pieces(item, depth + 1)
+        yield "]"
+    else:
+        yield json.dumps(value, default=str)
+
+
+def redacted_json(value, limit: int = BODY_LIMIT) -> tuple[str, bool]:
+    """(JSON text of ``value`` with secrets redacted, cut at ``limit`` characters; cut?)."""
+    text, size = [], 0
+    for piece in _pieces(value):
+        text.append(piece)
+        size += len(piece)
+        if size > limit:
+            return "".join(text)[:limit], True
+    return "".join(text), False
+
+
+def redacted_body(raw: bytes | None, parsed=None, *, size: int = 0) -> tuple[str, bool]:
+    """The body to store: JSON (or NDJSON) re-serialised with secrets redacted, cut at 10 KB.
+    ``parsed`` is what the view parsed (for bodies too large to have been kept raw). A body
+    that is not JSON is not stored (only its size): its secrets could not be found."""
+    if parsed is not None:
+        return redacted_json(parsed)
+    if not raw:
+        return ("", False) if not size else (f"[{size} bytes, not kept]", False)
+    try:
+        return redacted_json(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        pass
+    text = ""
+    for line in raw.splitlines():  # NDJSON: one object a line
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return f"[{len(raw)} bytes, not JSON: not stored]", False
+        piece, cut = redacted_json(item, BODY_LIMIT - len(text))
+        text += piece + "\n"
+        if cut or len(text) >= BODY_LIMIT:
+            return text[:BODY_LIMIT], True
+    return text.rstrip("\n"), False
+
+
+_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>")
+
+
+def route_of(pattern: str) -> str:
+    """A resolver's route (``api/v1/research/^qac/models/(?P<pk>[^/.]+)/$``) as people write
+    it: ``qac/models/{pk}/`` (named groups as {name}, anchors dropped, the prefix kept off)."""
+    out, index = [], 0
+    while index < len(pattern):
+        match = _GROUP.match(pattern, index)
+        if match:
+            depth, index = 1, match.end()
+            while index < len(pattern) and depth:  # skip the group's own pattern, nested groups too
+                depth += {"(": 1, ")": -1}.get(pattern[index], 0)
+                index += 2 if pattern[index] == "\\" else 1
+            out.append("{" + match["name"] + "}")
+        else:
+            if pattern[index] not in "^$":
+                out.append(pattern[index])
+            index += 1
+    route = "".join(out).removeprefix("api/v1/research/")
+    return (route[:-2] if route.endswith("/?") else route)[:200]  # qac/fit/? (slash optional): qac/fit
+
+
+def trace_id(slug: str | None, now: datetime) -> str:
+    """The legacy form: ``{institution}_{YYYYMMDD}_{8 hex}`` ("unknown" before authentication)."""
+    return f"{slug or 'unknown'}_{now:%Y%m%d}_{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    trace_id: str
+    request_id: str
+    institution_id: int | None
+    key_prefix: str
+    method: str
+    route: str
+    status: int
+    duration_ms: float
+    body: str
+    body_bytes: int
+    body_truncated: bool
+    client_address: str | None
+    user_agent: str
+
+
+AUDIT = AuditLog._meta.db_table
+USAGE = UsageMetrics._meta.db_table
+
+_RECORD = f"""
+    WITH entry AS (
+        INSERT INTO {AUDIT} (at, trace_id, request_id, institution_id, key_prefix, method, route, status,
+                             duration_ms, body, body_bytes, body_truncated, client_address, user_agent)
+        VALUES (%(at)s, %(trace_id)s, %(request_id)s, %(institution_id)s, %(key_prefix)s, %(method)s, %(route)s,
+                %(status)s, %(duration_ms)s, %(body)s, %(body_bytes)s, %(body_truncated)s, %(client_address)s,
+                %(user_agent)s)
+    )
+    INSERT INTO {USAGE} (institution_id, route, day, requests, errors, total_ms, max_ms)
+    SELECT %(institution_id)s, %(route)s, %(at)s::date, 1, %(error)s, %(duration_ms)s, %(duration_ms)s
+    WHERE %(institution_id)s::bigint IS NOT NULL
+    ON CONFLICT (institution_id, day, route) DO UPDATE SET
+        requests = {USAGE}.requests + 1,
+        errors = {USAGE}.errors + EXCLUDED.errors,
+        total_ms = {USAGE}.total_ms + EXCLUDED.total_ms,
+        max_ms = greatest({USAGE}.max_ms, EXCLUDED.max_ms)
+"""
+
+
+def record(entry: Entry, at: datetime) -> None:
+    """Append the entry and count the request in its institution's usage for the day (UTC):
+    one statement, so both happen or neither."""
+    params = {**entry.__dict__, "at": at, "error": int(entry.status >= 400)}
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD, params)
