@@ -230,6 +230,9 @@ SPECTACULAR_SETTINGS = {
         "HealthStatusEnum": "monitoring.models.Status",
         "LogLevelEnum": "monitoring.models.Level",
         "DraftStatusEnum": "dashboard.models.DraftStatus",
+        "AssessmentKindEnum": "dashboard.models.AssessmentKind",
+        "ResearchJobKindEnum": "research.models.JobStatus.Kind",
+        "ResearchJobStatusEnum": "research.models.JobStatus.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
