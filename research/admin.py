@@ -1,9 +1,8 @@
 from django.contrib import admin, messages
-from django.utils.html import format_html
 
 from research import services
 from research.models import AuditLog, Institution, InstitutionAPIKey, JobStatus, QACModel, UsageMetrics
-from veritas.admin import TOKEN_STATE_COLOURS, ReadOnlyAdmin, TokenStateFilter
+from veritas.admin import BearerKeyAdmin, ReadOnlyAdmin, TokenStateFilter
 
 
 class InstitutionAPIKeyInline(admin.TabularInline):
@@ -28,14 +27,13 @@ class InstitutionAdmin(admin.ModelAdmin):
 
 
 @admin.register(InstitutionAPIKey)
-class InstitutionAPIKeyAdmin(admin.ModelAdmin):
+class InstitutionAPIKeyAdmin(BearerKeyAdmin):
     """Institution keys: the secret is shown once, when the key is issued."""
 
     list_display = ["name", "institution", "prefix", "state_badge", "created_at", "expires_at", "last_used_at"]
     list_filter = [TokenStateFilter, "institution"]
     list_select_related = ["institution"]
     search_fields = ["name", "prefix", "institution__name", "institution__slug"]
-    actions = ["revoke"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -56,15 +54,6 @@ class InstitutionAPIKeyAdmin(admin.ModelAdmin):
             return []
         return ["institution", "prefix", "state_badge", "created_at", "last_used_at", "revoked_at"]
 
-    @admin.display(description="state")
-    def state_badge(self, obj):
-        return format_html(
-            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;'
-            'font-size:11px">{}</span>',
-            TOKEN_STATE_COLOURS[obj.state],
-            obj.state,
-        )
-
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
@@ -74,13 +63,6 @@ class InstitutionAPIKeyAdmin(admin.ModelAdmin):
         obj.pk = key.pk
         obj.refresh_from_db()
         messages.warning(request, f"Copy the key now, it will not be shown again: {value}")
-
-    @admin.action(description="Revoke the selected keys")
-    def revoke(self, request, queryset):
-        revoked = queryset.filter(revoked_at__isnull=True).count()
-        for key in queryset.filter(revoked_at__isnull=True):
-            key.revoke()
-        self.message_user(request, f"Revoked {revoked} key{'' if revoked == 1 else 's'}.", messages.SUCCESS)
 
 
 @admin.register(AuditLog)

@@ -31,7 +31,7 @@ def is_secret_key(key: str) -> bool:
     return any(part in folded for part in _SECRET_PARTS)
 
 
-def _pieces(value, depth: int = 0) -> Iterator[str]:
+def _pieces(value) -> Iterator[str]:
     """JSON text of ``value`` in pieces, secrets redacted: a consumer stops when it has enough,
     so a 100 MB embedding costs no more than its first 10 KB."""
     if isinstance(value, dict):
@@ -41,14 +41,14 @@ def _pieces(value, depth: int = 0) -> Iterator[str]:
             if is_secret_key(str(key)):
                 yield json.dumps(REDACTED)
             else:
-                yield from _pieces(item, depth + 1)
+                yield from _pieces(item)
         yield "}"
     elif isinstance(value, list | tuple):
         yield "["
         for index, item in enumerate(value):
             if index:
                 yield ","
-            yield from _pieces(item, depth + 1)
+            yield from _pieces(item)
         yield "]"
     else:
         yield json.dumps(value, default=str)

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import VectorField
 
-from veritas.models import BearerKey
+from veritas.models import BearerKey, BearerKeyQuerySet
 from veritas.ratelimit import Window
 
 # The legacy's retention of a vector store: a day unless the caller asks for longer.
@@ -53,6 +53,8 @@ class InstitutionAPIKey(BearerKey):
     LABEL = "vri"
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
+
+    objects = BearerKeyQuerySet.as_manager()
 
     class Meta(BearerKey.Meta):
         verbose_name = "institution API key"

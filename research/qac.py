@@ -23,7 +23,7 @@ import io
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib.metadata import entry_points
 from typing import Literal, Protocol
 
@@ -72,6 +72,7 @@ class Graph:
     def n(self) -> int:
         return self.weights.shape[0]
 
+    @cached_property
     def laplacian(self) -> sp.csr_matrix:
         degrees = np.asarray(self.weights.sum(axis=1)).ravel()
         return (sp.diags(degrees) - self.weights).tocsr()
@@ -180,7 +181,7 @@ class LaplaceEngine:
     name = "laplace"
 
     def apply(self, graph: Graph, z0: np.ndarray, params: Params) -> np.ndarray:
-        system = (sp.identity(graph.n, format="csr") * (1.0 + params.lam) + graph.laplacian() * params.beta).tocsr()
+        system = (sp.identity(graph.n, format="csr") * (1.0 + params.lam) + graph.laplacian * params.beta).tocsr()
         solution, _steps = block_conjugate_gradients(system, z0)
         return solution
 
@@ -232,7 +233,7 @@ def apply(graph: Graph, z0: np.ndarray, params: Params, *, null_seed: int = 0) -
     permuted = z0[np.random.default_rng(null_seed).permutation(graph.n)]
     both = chosen.apply(graph, np.hstack([z0, permuted]), params)  # one block: one solve
     z, z_null = both[:, : z0.shape[1]], both[:, z0.shape[1] :]
-    laplacian = graph.laplacian()
+    laplacian = graph.laplacian
     norm = float(np.linalg.norm(z0))
     return Smoothed(
         z=z,

@@ -67,17 +67,37 @@ class TokenStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class BearerKeyAdmin(admin.ModelAdmin):
+    """What the admins of keys (veritas.models.BearerKey) share: the state badge, the state
+    filter and revoking."""
+
+    list_filter = [TokenStateFilter]
+    actions = ["revoke"]
+
+    @admin.display(description="state")
+    def state_badge(self, obj):
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;'
+            'font-size:11px">{}</span>',
+            TOKEN_STATE_COLOURS[obj.state],
+            obj.state,
+        )
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        revoked = queryset.revoke()
+        self.message_user(request, f"Revoked {revoked} key{'' if revoked == 1 else 's'}.", messages.SUCCESS)
+
+
 @admin.register(PersonalToken)
-class PersonalTokenAdmin(admin.ModelAdmin):
+class PersonalTokenAdmin(BearerKeyAdmin):
     """Personal API tokens. Everyone manages their own; superusers everyone's. The secret is
     shown once, when the token is issued."""
 
     list_display = ["name", "user", "prefix", "state_badge", "created_at", "expires_at", "last_used_at"]
-    list_filter = [TokenStateFilter]
     list_select_related = ["user"]
     search_fields = ["name", "prefix", "user__username"]
     autocomplete_fields = ["user"]
-    actions = ["revoke"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -94,15 +114,6 @@ class PersonalTokenAdmin(admin.ModelAdmin):
         # A token's owner and secret never change: revoke it and issue a new one instead.
         return ["user", "prefix", "state_badge", "created_at", "last_used_at", "revoked_at"]
 
-    @admin.display(description="state")
-    def state_badge(self, obj):
-        return format_html(
-            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;'
-            'font-size:11px">{}</span>',
-            TOKEN_STATE_COLOURS[obj.state],
-            obj.state,
-        )
-
     def save_model(self, request, obj, form, change):
         if not change:
             if not request.user.is_superuser:
@@ -112,11 +123,6 @@ class PersonalTokenAdmin(admin.ModelAdmin):
             value = obj.assign_new_secret()
             messages.warning(request, f"Copy the token now, it will not be shown again: {value}")
         super().save_model(request, obj, form, change)
-
-    @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request, queryset):
-        revoked = queryset.revoke()
-        self.message_user(request, f"Revoked {revoked} token{'' if revoked == 1 else 's'}.", messages.SUCCESS)
 
 
 # --- the audit trail -----------------------------------------------------------------------------

@@ -57,7 +57,13 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
 
-class PersonalTokenQuerySet(models.QuerySet):
+class BearerKeyQuerySet(models.QuerySet):
+    def revoke(self) -> int:
+        """Revoke the active keys among these; returns how many."""
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class PersonalTokenQuerySet(BearerKeyQuerySet):
     def update(self, **kwargs):
         if kwargs.keys() <= {"last_used_at"}:  # authentication's own bookkeeping: hot, harmless
             return super().update(**kwargs)
@@ -65,10 +71,6 @@ class PersonalTokenQuerySet(models.QuerySet):
         updated = super().update(**kwargs)
         forget_tokens(prefixes)
         return updated
-
-    def revoke(self) -> int:
-        """Revoke the active tokens among these; returns how many."""
-        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 class BearerKey(models.Model):
