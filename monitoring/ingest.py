@@ -45,10 +45,12 @@ from veritas.bulk import (  # noqa: F401 (BatchTooLarge: callers catch ingest.Ba
     BatchInvalid,
     BatchTooLarge,
     check_size,
+    dump_json,
     errors_by_row,
     field_errors,
     is_json_error,
     replace_nul_escapes,
+    validate_ndjson,
 )
 from veritas.utc import floor_hour, sql_floor_hour, to_utc
 
@@ -160,20 +162,8 @@ def parse_json(body: bytes) -> list[LogEntry]:
 
 def parse_ndjson(body: bytes) -> list[LogEntry]:
     """One JSON object per line; blank lines are skipped; errors are keyed ``line N``."""
-    lines = [(number, line) for number, line in enumerate(body.splitlines(), start=1) if line.strip()]
-    check_size(len(lines), MAX_ROWS)
-    entries, fields = [], {}
-    for number, line in lines:
-        try:
-            entries.append(_one.validate_json(replace_nul_escapes(line)))
-        except ValidationError as error:
-            if is_json_error(error):
-                fields[f"line {number}"] = {"row": ["Not valid JSON."]}
-            else:
-                fields[f"line {number}"] = field_errors(error.errors(include_url=False))
-    if fields:
-        raise BatchInvalid(fields)
-    _refuse_future(entries, lambda i: f"line {lines[i][0]}")
+    entries, lines = validate_ndjson(_one, body, max_rows=MAX_ROWS)
+    _refuse_future(entries, lambda i: f"line {lines[i]}")
     return entries
 
 
@@ -191,7 +181,7 @@ COLUMNS = ("source", "level", "message", "timestamp", "received_at", "metadata",
 
 
 def _copy_rows(cursor, table: str, entries: list[LogEntry], received_at: datetime) -> None:
-    dumps, level_value = _dump_json, _LEVEL_VALUE
+    dumps, level_value = dump_json, _LEVEL_VALUE
     with cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
         for e in entries:
             copy.write_row(
@@ -209,13 +199,6 @@ def _copy_rows(cursor, table: str, entries: list[LogEntry], received_at: datetim
 
 # Enum.value is a descriptor call; a dict lookup per row is several times cheaper.
 _LEVEL_VALUE = {level: level.value for level in Level}
-
-
-def _dump_json(value: dict) -> str:
-    try:
-        return orjson.dumps(value).decode()  # 5x json.dumps: it counts at 10,000 rows
-    except TypeError:  # an integer beyond 64 bits, which orjson refuses
-        return json.dumps(value)
 
 
 ROLLUP = LogRollup._meta.db_table

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import orjson
 from django.db import connection
+from pydantic import BaseModel
 
 from research.models import AuditLog, UsageMetrics
 
@@ -43,6 +44,8 @@ def _pieces(value) -> Iterator[str]:
             else:
                 yield from _pieces(item)
         yield "}"
+    elif isinstance(value, BaseModel):  # a bulk body's validated rows
+        yield from _pieces(value.model_dump(mode="json"))
     elif isinstance(value, list | tuple):
         yield "["
         for index, item in enumerate(value):

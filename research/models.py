@@ -182,6 +182,17 @@ class Metric(models.TextChoices):
     INNER_PRODUCT = "inner_product"
 
 
+def default_store_expiry():
+    return timezone.now() + VECTOR_STORE_LIFETIME
+
+
+class VectorStoreQuerySet(models.QuerySet):
+    def live(self):
+        """Stores not past their expiry: an expired store is gone for the API before
+        prune_research drops it."""
+        return self.filter(expires_at__gt=timezone.now())
+
+
 class VectorStore(models.Model):
     """An institution's named collection of vectors of one dimension, searched by one metric.
     Its items live in a partition of their own (research/vectors.py), with an HNSW index."""
@@ -193,7 +204,11 @@ class VectorStore(models.Model):
     dimension = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_VECTOR_DIMENSION)])
     metric = models.CharField(max_length=20, choices=Metric.choices, default=Metric.COSINE)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(default=default_store_expiry, help_text="Dropped by prune_research after this.")
+    # Kept exact by research/vectors.py in the transaction that adds or removes items.
+    item_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = VectorStoreQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -207,6 +222,11 @@ class VectorStore(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def partition(self) -> str:
+        """The table holding this store's items (a partition of research_vectoritem)."""
+        return f"research_vectoritem_{self.pk}"
 
 
 class VectorItem(models.Model):

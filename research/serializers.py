@@ -1,8 +1,10 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from research import qac
-from research.models import JobStatus, QACModel, UsageMetrics
-from veritas.api.serializers import StrictSerializer
+from research import qac, vectors
+from research.models import MAX_VECTOR_DIMENSION, JobStatus, Metric, QACModel, UsageMetrics, VectorStore
+from veritas.api.serializers import StrictSerializer, UTCDateTimeField
 
 MATRIX_HELP = "A matrix: a list of rows, each a list of numbers, all rows of one length."
 
@@ -153,3 +155,93 @@ class ResearchHealthSerializer(serializers.Serializer):
     database = ResearchHealthDatabaseSerializer()
     pgvector = serializers.CharField(allow_null=True, help_text="The pgvector extension's version.")
     engines = serializers.ListField(child=serializers.CharField(), help_text="The QAC engines installed.")
+
+
+# --- vector stores ------------------------------------------------------------------------------
+
+
+class VectorStoreSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = VectorStore
+        fields = ["id", "name", "dimension", "metric", "item_count", "created_at", "expires_at"]
+        read_only_fields = fields
+
+
+def expiry_field(**kwargs):
+    return UTCDateTimeField(help_text="When prune_research drops the store (UTC offset required).", **kwargs)
+
+
+def future(value):
+    if value <= timezone.now():
+        raise serializers.ValidationError("Must be in the future.")
+    return value
+
+
+class VectorStoreCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, help_text="Unique among your institution's stores.")
+    dimension = serializers.IntegerField(min_value=1, max_value=MAX_VECTOR_DIMENSION)
+    metric = serializers.ChoiceField(choices=Metric.choices, default=Metric.COSINE)
+    expires_at = expiry_field(required=False, validators=[future])
+
+
+class VectorStoreUpdateSerializer(StrictSerializer):
+    expires_at = expiry_field(validators=[future])
+
+
+class VectorItemSerializer(StrictSerializer):
+    """One row of an upsert (documentation: the batch is validated by research/vectors.py)."""
+
+    id = serializers.RegexField(vectors.ID_PATTERN, max_length=200, help_text=vectors.ID_HELP)
+    vector = serializers.ListField(child=serializers.FloatField(), help_text="The store's dimension of numbers.")
+    metadata = serializers.DictField(required=False, help_text="Any JSON object; searches filter on it.")
+
+
+class UpsertedSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    inserted = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+JSON_SCALAR = {"nullable": True, "oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
+@extend_schema_field({"type": "object", "additionalProperties": JSON_SCALAR})
+class MetadataFilterField(serializers.DictField):
+    """``{key: value}``: items whose metadata has every key with exactly this value (a
+    string, number, true/false or null)."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        for key, value in data.items():
+            if value is not None and not isinstance(value, str | int | float | bool):
+                raise serializers.ValidationError({key: ["Must be a string, number, true, false or null."]})
+        return data
+
+
+class SearchOptionsSerializer(StrictSerializer):
+    k = serializers.IntegerField(min_value=1, max_value=vectors.MAX_K, default=10, help_text="How many results.")
+    filter = MetadataFilterField(
+        required=False,
+        default=dict,
+        help_text="Metadata equality: items whose metadata has each key with exactly this value. "
+        "k results whenever k items match.",
+    )
+
+
+class SearchSerializer(SearchOptionsSerializer):
+    vector = serializers.ListField(child=serializers.FloatField(), help_text="The store's dimension of numbers.")
+
+
+class MatchSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    distance = serializers.FloatField(
+        help_text="cosine: 1 - cosine similarity; l2: Euclidean distance; inner_product: minus the inner product."
+    )
+    metadata = serializers.DictField()
+
+
+class FoundSerializer(serializers.Serializer):
+    results = MatchSerializer(many=True)
+    exact = serializers.BooleanField(help_text="Ranked exactly (a small store or filter) rather than by the index.")

@@ -9,6 +9,7 @@ app_name = "research"
 router = app_router()
 router.register("qac/models", views.QACViewSet, basename="qac-model")
 router.register("jobs", views.JobViewSet, basename="job")
+router.register("vector-stores", views.VectorStoreViewSet, basename="vector-store")
 router.register("usage", views.UsageViewSet, basename="usage")
 
 # POST qac/fit and qac/apply (the legacy's quantum/qac/fit and …/apply), with or without the

@@ -8,27 +8,37 @@ from rest_framework.decorators import action
 from rest_framework.request import Empty
 from rest_framework.response import Response
 
-from research import qac, services
+from research import qac, services, vectors
 from research.auth import InstitutionKeyAuthentication, InstitutionRateThrottle, IsInstitution
-from research.models import JobStatus, QACModel, UsageMetrics
+from research.models import JobStatus, QACModel, UsageMetrics, VectorStore
 from research.serializers import (
     AppliedSerializer,
     ApplyOptionsSerializer,
     ApplySerializer,
     FitOptionsSerializer,
     FitSerializer,
+    FoundSerializer,
     JobListSerializer,
     JobSerializer,
     QACModelSerializer,
     ResearchHealthSerializer,
+    SearchOptionsSerializer,
+    SearchSerializer,
+    UpsertedSerializer,
     UsageSerializer,
+    VectorItemSerializer,
+    VectorStoreCreateSerializer,
+    VectorStoreSerializer,
+    VectorStoreUpdateSerializer,
     params_from,
 )
 from veritas.api.authentication import BearerTokenAuthentication
-from veritas.api.errors import Conflict
+from veritas.api.errors import Conflict, PayloadTooLarge
 from veritas.api.filters import FilterSet
+from veritas.api.parsers import RawBody, RawJSONParser, RawNDJSONParser
 from veritas.api.permissions import IsStaff
-from veritas.api.views import UUID_PATTERN, APIView, GenericViewSet
+from veritas.api.views import UUID_PATTERN, APIView, GenericViewSet, json_body
+from veritas.bulk import BatchInvalid, BatchTooLarge
 from veritas.health import check_database
 
 
@@ -54,9 +64,10 @@ class ResearchView:
         return self.request._request.institution
 
 
-def matrix_body(request, options_serializer):
-    """A QAC body: the embedding checked as one NumPy matrix, the rest by the serializer; every
-    problem reported in one 400."""
+def numeric_body(request, field_name: str, convert, options_serializer):
+    """A body whose ``field_name`` is numbers (a QAC embedding, a search vector): that field
+    checked as a whole with NumPy by ``convert`` (raising an error with a ``field``), the rest
+    by the serializer; every problem reported in one 400. Returns (value, options)."""
     raw = request.data
     try:
         body = orjson.loads(memoryview(raw)) if raw else None
@@ -65,20 +76,24 @@ def matrix_body(request, options_serializer):
     request._request.research_data = body
     if not isinstance(body, dict):
         raise exceptions.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-    problems, embedding = {}, None
-    if "embedding" not in body:
-        problems["embedding"] = ["This field is required."]
+    problems, value = {}, None
+    if field_name not in body:
+        problems[field_name] = ["This field is required."]
     else:
         try:
-            embedding = qac.as_matrix(body["embedding"])
-        except qac.QACError as error:
-            problems["embedding"] = [str(error)]
-    options = options_serializer(data={key: value for key, value in body.items() if key != "embedding"})
+            value = convert(body[field_name])
+        except (qac.QACError, vectors.StoreError) as error:
+            problems[error.field] = [str(error)]
+    options = options_serializer(data={key: item for key, item in body.items() if key != field_name})
     if not options.is_valid():
         problems.update(options.errors)
     if problems:
         raise exceptions.ValidationError(problems)
-    return embedding, options
+    return value, options
+
+
+def matrix_body(request, options_serializer):
+    return numeric_body(request, "embedding", qac.as_matrix, options_serializer)
 
 
 def qac_problem(error: qac.QACError) -> exceptions.ValidationError:
@@ -187,6 +202,117 @@ class JobViewSet(ResearchView, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if not services.cancel_job(job):
             raise Conflict(f"The job is {job.status}: only a queued job can be cancelled.")
         return Response(JobSerializer(job).data)
+
+
+@extend_schema(tags=["research"])
+class VectorStoreViewSet(
+    ResearchView, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, GenericViewSet
+):
+    """Your institution's vector stores (pgvector): create one, upsert items in bulk, search
+    with metadata filters, delete an item or the store. A store past its ``expires_at`` (24
+    hours by default) is gone (404) and dropped by ``prune_research``."""
+
+    serializer_class = VectorStoreSerializer
+    lookup_field = "public_id"
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return VectorStore.objects.none()
+        return VectorStore.objects.live().filter(institution=self.institution).order_by("-created_at", "-id")
+
+    @property
+    def max_body_size(self):
+        return settings.RESEARCH_MAX_BODY_BYTES if self.action == "items" else None
+
+    @extend_schema(
+        request=VectorStoreCreateSerializer,
+        responses={201: VectorStoreSerializer, 409: OpenApiResponse(description="The name is taken.")},
+    )
+    def create(self, request):
+        """A new, empty store: a name unique among your stores, a dimension (1 to 2000) and a metric."""
+        form = VectorStoreCreateSerializer(data=json_body(request))
+        form.is_valid(raise_exception=True)
+        try:
+            store = vectors.create_store(institution=self.institution, **form.validated_data)
+        except vectors.NameTaken as error:
+            raise Conflict(str(error)) from None
+        return Response(VectorStoreSerializer(store).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VectorStoreUpdateSerializer, responses={200: VectorStoreSerializer})
+    def partial_update(self, request, public_id=None):
+        """Move the store's expiry (keep it longer, or let it go sooner)."""
+        store = self.get_object()
+        form = VectorStoreUpdateSerializer(data=json_body(request), partial=True)
+        form.is_valid(raise_exception=True)
+        if "expires_at" in form.validated_data:
+            store.expires_at = form.validated_data["expires_at"]
+            store.save(update_fields=["expires_at"])
+        return Response(VectorStoreSerializer(store).data)
+
+    def perform_destroy(self, instance):
+        vectors.delete_store(instance)
+
+    @extend_schema(
+        request={
+            "application/json": VectorItemSerializer(many=True),
+            "application/x-ndjson": VectorItemSerializer,
+        },
+        responses={200: UpsertedSerializer},
+        description=(
+            f"Insert or replace items: a JSON array of up to {vectors.MAX_ROWS:,} items, or NDJSON (one item a "
+            "line, `Content-Type: application/x-ndjson`), within RESEARCH_MAX_BODY_BYTES (64 MiB by default). "
+            "An item with an id already in the store replaces it. The batch is checked as a whole first (the "
+            "store's dimension, finite numbers, no zero vector in a cosine store, no id twice): one bad row "
+            "answers 400 naming the row (its index, or `line N`) and nothing is written."
+        ),
+    )
+    @action(detail=True, methods=["post"], parser_classes=[RawJSONParser, RawNDJSONParser], filter_backends=[])
+    def items(self, request, public_id=None):
+        store = self.get_object()
+        body = request.data if isinstance(request.data, RawBody) else RawBody()
+        try:
+            batch = vectors.parse_items(body, body.media_type, store)
+        except BatchTooLarge as error:
+            raise PayloadTooLarge(str(error)) from None
+        except BatchInvalid as error:
+            if error.parse_error:
+                raise exceptions.ParseError(error.parse_error) from None
+            raise exceptions.ValidationError(error.fields) from None
+        request._request.research_data = batch.items  # audited from the rows (research/audit.py)
+        try:
+            written = vectors.upsert(store, batch)
+        except vectors.StoreGone:
+            raise exceptions.NotFound("No such vector store.") from None
+        return Response(UpsertedSerializer(written).data)
+
+    @extend_schema(request=None, responses={204: None, 404: OpenApiResponse(description="No such store or item.")})
+    @action(detail=True, methods=["delete"], url_path=r"items/(?P<external_id>[^/]+)", filter_backends=[])
+    def item(self, request, public_id=None, external_id=None):
+        """Delete one item by its id."""
+        store = self.get_object()
+        try:
+            deleted = vectors.delete_item(store, external_id)
+        except vectors.StoreGone:
+            deleted = False
+        if not deleted:
+            raise exceptions.NotFound("No such item in this store.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=SearchSerializer, responses={200: FoundSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[RawJSONParser], filter_backends=[])
+    def search(self, request, public_id=None):
+        """The k items nearest to a vector, nearest first, optionally among those whose metadata
+        has given values: k results whenever k items match."""
+        store = self.get_object()
+        vector, options = numeric_body(
+            request, "vector", lambda value: vectors.query_vector(value, store), SearchOptionsSerializer
+        )
+        try:
+            found = vectors.search(store, vector, options.validated_data["k"], options.validated_data["filter"])
+        except vectors.StoreGone:
+            raise exceptions.NotFound("No such vector store.") from None
+        return Response(FoundSerializer(found).data)
 
 
 class UsageFilter(FilterSet):

@@ -66,6 +66,7 @@ def map_body(ctx, body):
 # (made by the `dashboard_data` fixture) and made unique, so that their real logic runs.
 DASHBOARD: dict = {}
 DROPOUT: dict = {}
+RESEARCH: dict = {}
 _unique = itertools.count(1)
 
 
@@ -137,6 +138,21 @@ def _dropout_body(path, body):
     return body
 
 
+def _vector_store_body(path: str, body):
+    """Vectors of the fuzzed store's dimension (3), not all zeros, ids unique in a batch, and
+    an expiry in the future (no schema can say so)."""
+    if isinstance(body, dict) and "expires_at" in body:
+        body["expires_at"] = "2999-01-01T00:00:00Z"
+    if path.endswith("/search/") and isinstance(body, dict):
+        body["vector"] = [1.0, 2.0, 3.0]
+    if path.endswith("/items/") and isinstance(body, list):
+        body = body or [{"id": "fz"}]
+        for index, item in enumerate(body):
+            if isinstance(item, dict):
+                item.update(id=f"fz{index}", vector=[1.0, 2.0, 3.0])
+    return body
+
+
 def address_dashboard_rows(case):
     """Schema-valid dashboard requests address DASHBOARD's rows (a random id is only ever a
     404), with their bodies mapped as above. Invalid ones are left as generated: they must
@@ -163,6 +179,11 @@ def address_dashboard_rows(case):
         params = case.body.get("params")
         if isinstance(params, dict) and isinstance(params.get("k_nn"), int):
             params["k_nn"] = min(params["k_nn"], 19)
+        return
+    if not negative and path.startswith("/api/v1/research/vector-stores/"):
+        if "public_id" in (case.path_parameters or {}):
+            case.path_parameters["public_id"] = RESEARCH["store"]
+        case.body = _vector_store_body(path, case.body)
         return
     if negative or not path.startswith("/api/v1/dashboard/"):
         return
@@ -260,10 +281,11 @@ def dashboard_data(bearer, django_user_model):
 @pytest.fixture
 def institution_key(db):
     """Research endpoints are fuzzed as an institution (their real logic, not a 403)."""
-    from research import services
+    from research import services, vectors
     from research.models import Institution
 
     institution = Institution.objects.create(name="Fuzz University", slug="fuzz", requests_per_hour=100_000)
+    RESEARCH["store"] = str(vectors.create_store(institution=institution, name="fuzz", dimension=3).public_id)
     return {"Authorization": f"Bearer {services.issue_key(institution=institution, name='fuzz')[1]}"}
 
 
