@@ -56,6 +56,7 @@ bench: setup
 
 worker: setup
 	$(MANAGE) evaluate_health --schedule
+	$(MANAGE) prune_research --schedule
 	$(MANAGE) db_worker --queue-name '*'
 
 lint: $(STAMP)

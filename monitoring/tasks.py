@@ -1,27 +1,15 @@
-"""Background work of the monitoring app (django-tasks-db, run by `make worker`).
-
-The periodic health evaluation is a chain of tasks that a failure or a killed worker cannot
-end: every run first makes sure that AHEAD evaluations are queued after it, and only then
-evaluates. A run that raises leaves its successors queued. A worker killed mid-run leaves
-its row RUNNING for good (django-tasks-db never reclaims a claimed row) but the spare
-queued before the run was claimed is still there, for any live worker, or this one once
-restarted. Nothing needs a restart or a cron entry to carry on.
-"""
+"""Background work of the monitoring app (django-tasks-db, run by `make worker`): the
+periodic health evaluation, a chain of tasks that a failure or a killed worker cannot end
+(veritas/tasks.py)."""
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.tasks import TaskResultStatus, task
-from django.utils import timezone
-from django_tasks_db import DatabaseBackend
-from django_tasks_db.models import DBTaskResult
+from django.tasks import task
 
 from monitoring import services
+from veritas.tasks import schedule_periodic
 
-# Periodic evaluations kept queued: the next one, and a spare that survives a worker killed
-# between claiming the next one and queueing its successor.
-AHEAD = 2
 # pg_advisory_xact_lock key: one scheduler at a time (workers, `evaluate_health --schedule`).
 SCHEDULE_LOCK = 0x6D6F6E_6865616C  # "mon" "heal"
 
@@ -40,27 +28,7 @@ def evaluate_health(reschedule: bool = False) -> dict:
 
 
 def schedule_health_evaluation(*, now: datetime | None = None) -> int:
-    """Queue periodic evaluations until AHEAD are waiting, each MONITORING_HEALTH_INTERVAL_SECONDS
-    after the latest waiting one (or after now, if that is later: a worker back from a long
-    stop catches up with one run, not with every missed interval). Returns how many it queued."""
-    if not isinstance(evaluate_health.get_backend(), DatabaseBackend):
-        return 0  # e.g. the immediate backend of the tests: no deferred runs
-    now = now or timezone.now()
+    """Keep the periodic evaluations queued, every MONITORING_HEALTH_INTERVAL_SECONDS; returns
+    how many it queued."""
     interval = timedelta(seconds=settings.MONITORING_HEALTH_INTERVAL_SECONDS)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEDULE_LOCK])
-        waiting = list(
-            DBTaskResult.objects.filter(
-                task_path=evaluate_health.module_path,
-                status=TaskResultStatus.READY,
-                args_kwargs__kwargs__reschedule=True,
-            )
-            .order_by("-run_after")
-            .values_list("run_after", flat=True)
-        )
-        run_after = max([now, *waiting[:1]])
-        for _ in range(AHEAD - len(waiting)):
-            run_after += interval
-            evaluate_health.using(run_after=run_after).enqueue(reschedule=True)
-    return max(0, AHEAD - len(waiting))
+    return schedule_periodic(evaluate_health, interval=interval, lock=SCHEDULE_LOCK, now=now)

@@ -283,6 +283,8 @@ CHAT_LLM_HISTORY = env.int("CHAT_LLM_HISTORY", default=6)  # earlier messages of
 RESEARCH_QAC_INLINE_MAX_VALUES = env.int("RESEARCH_QAC_INLINE_MAX_VALUES", default=250_000)
 # The largest request body of a QAC fit or apply, or a vector upsert.
 RESEARCH_MAX_BODY_BYTES = env.int("RESEARCH_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# How often `make worker` runs the research retention (prune_research): daily.
+RESEARCH_PRUNE_INTERVAL_SECONDS = env.int("RESEARCH_PRUNE_INTERVAL_SECONDS", default=24 * 3600)
 
 DASHBOARD_MASTERY = {
     "DECAYING_WEIGHT": env.float("DASHBOARD_DECAYING_WEIGHT", default=0.65),

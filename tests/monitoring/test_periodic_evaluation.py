@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from monitoring import services, tasks
 from monitoring.ingest import LogEntry, ingest
 from monitoring.models import MonitoringResult
+from veritas.tasks import AHEAD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_task_backend")]
 
@@ -39,7 +40,7 @@ def test_scheduling_queues_the_next_run_and_a_spare_once(capsys):
     call_command("evaluate_health", "--schedule")  # `make worker` again: nothing more
 
     run_afters = list(waiting().values_list("run_after", flat=True))
-    assert len(run_afters) == tasks.AHEAD == 2
+    assert len(run_afters) == AHEAD == 2
     assert run_afters[1] - run_afters[0] == timedelta(seconds=60)
     assert run_afters[0] > timezone.now()
     assert capsys.readouterr().out.splitlines() == [
