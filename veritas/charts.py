@@ -20,7 +20,11 @@ colours must be ``#hex`` or a CSS colour name. Usage::
     context["chart"] = chart  # in a template: {{ chart }}; in Python: chart.render()
 
 A score trend uses ``kind="lines", y_range=(0, 100)``; a distribution uses string categories as
-``x``. Times are labelled in the datetimes' own time zone (monitoring's are UTC: say so in the
+``x``. Days (a ``DateField``'s dates) are a time axis too: each is drawn from its midnight, one
+day wide unless ``step`` says otherwise (a week's start date: ``step=timedelta(weeks=1)``).
+Buckets of a day or more are named under their middles when every tick starts one ("Tue 17
+Nov" under that day's bar); shorter ones are moments, ticked at their starts ("14:00").
+Times are labelled in the datetimes' own time zone (monitoring's are UTC: say so in the
 title). The chart brings its stylesheet (``veritas/chart.css``, axis colours from the admin's
 theme variables, so dark mode works); give two charts on one page distinct ``id`` values.
 """
@@ -31,7 +35,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from itertools import pairwise
 from typing import Literal
@@ -116,8 +120,10 @@ def _first_at_or_after(start: datetime, unit: str, count: int) -> datetime:
         moment = moment.replace(day=1)
     if unit == "year":
         moment = moment.replace(month=1)
+    # Weeks are searched day by day: a week from a Tuesday is a Tuesday, never a Monday.
+    search = "day" if unit == "week" else unit
     while moment < start or not _aligned(moment, unit, count):
-        moment = _advance(moment, unit, 1)
+        moment = _advance(moment, search, 1)
     return moment
 
 
@@ -197,7 +203,7 @@ def _fmt(value: float) -> str:
 @dataclass
 class Chart:
     title: str
-    x: Sequence[datetime] | Sequence[str]
+    x: Sequence[datetime] | Sequence[date] | Sequence[str]
     series: Sequence[Series]
     kind: Literal["bars", "lines"] = "bars"
     step: timedelta | None = None
@@ -217,6 +223,10 @@ class Chart:
         for series in self.series:
             if len(series.values) != len(self.x):
                 raise ValueError(f"series {series.label!r} has {len(series.values)} values for {len(self.x)} x")
+        if self.x and isinstance(self.x[0], date) and not isinstance(self.x[0], datetime):
+            # Days: drawn from their midnights (naive: a date has no time zone), a day wide by default.
+            self.x = [datetime.combine(day, time()) for day in self.x]
+            self.step = self.step or timedelta(days=1)
         self.is_time = bool(self.x) and isinstance(self.x[0], datetime)
         if self.is_time:
             if self.step is None or self.step <= timedelta(0):
@@ -333,7 +343,12 @@ class Chart:
                 return left + plot_w * (moment - start).total_seconds() / span
 
             bands = [(x_at(t), x_at(t + self.step)) for t in self.x]
-            x_ticks = [(x_at(t), label) for t, label in time_ticks(start, end, width=plot_w, min_step=self.step)]
+            ticks = time_ticks(start, end, width=plot_w, min_step=self.step)
+            if self.step >= timedelta(days=1) and all((t - start) % self.step == timedelta(0) for t, _ in ticks):
+                # Every tick starts a bucket of a day or more, which is named rather than a
+                # moment: label the buckets in their middles (none at the end: no bucket starts there).
+                ticks = [(t + self.step / 2, label) for t, label in ticks if t < end] or ticks
+            x_ticks = [(x_at(t), label) for t, label in ticks]
         else:
             band = plot_w / len(self.x)
             bands = [(left + i * band, left + (i + 1) * band) for i in range(len(self.x))]

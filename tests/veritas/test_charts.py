@@ -1,7 +1,7 @@
 """veritas.charts: the chart component every app draws with."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.template import Context, Template
@@ -187,6 +187,38 @@ def test_a_distribution_has_a_category_axis():
 
     assert texts(html, "vchart-x") == bands
     assert html.count('class="vchart-bar"') == 5
+
+
+def test_dates_are_a_time_axis_of_days():
+    days = [date(2026, 11, 17) + timedelta(days=i) for i in range(90)]  # from a Tuesday
+    chart = Chart(title="Requests per day", x=days, series=[Series("n", [i % 3 for i in range(90)], "#000")])
+
+    html = chart.render()
+    assert chart.is_time and chart.step == timedelta(days=1)
+    assert chart.label_of(0) == "Tue 17 Nov 2026" and chart.label_of(89) == "Sun 14 Feb 2027"
+    # Every other Monday (a week from a Tuesday is never one), naming the year; the days are
+    # named in their bars' middles, so the axis's end (15 Feb, no bar) has no label.
+    assert texts(html, "vchart-x") == ["23 Nov 2026", "7 Dec", "21 Dec", "4 Jan 2027", "18 Jan", "1 Feb"]
+    assert html.count('class="vchart-bar"') == 60  # one per day with requests
+
+
+def test_a_week_of_days_names_each_day_under_its_bar():
+    days = [date(2026, 11, 17) + timedelta(days=i) for i in range(7)]
+    context = Chart(title="t", x=days, series=[Series("n", [1] * 7, "#000")]).context()
+
+    labels = context["x_labels"]
+    assert [label["text"] for label in labels] == [
+        "Tue 17 Nov",
+        "Wed 18 Nov",
+        "Thu 19 Nov",
+        "Fri 20 Nov",
+        "Sat 21 Nov",
+        "Sun 22 Nov",
+        "Mon 23 Nov",
+    ]
+    bars = [group["rects"][0] for group in context["groups"]]
+    for label, bar in zip(labels, bars, strict=True):
+        assert abs(float(label["x"]) - (float(bar["x"]) + float(bar["width"]) / 2)) < 0.1
 
 
 def test_it_renders_itself_in_a_template():
