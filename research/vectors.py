@@ -109,7 +109,9 @@ def create_store(
                     f"CREATE TABLE {store.partition} PARTITION OF research_vectoritem FOR VALUES IN ({int(store.pk)})"
                 )
                 cursor.execute(_index_sql(store))
-    except IntegrityError:
+    except IntegrityError as error:
+        if "research_store_name_uniq" not in str(error):
+            raise
         raise NameTaken(f"Your institution already has a vector store named '{name}'.") from None
     return store
 

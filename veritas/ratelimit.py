@@ -10,6 +10,10 @@ throttles, a read then a write: two concurrent requests both pass; DRF issues #5
 #6730). Used by the API's per-user write limit (veritas.api.throttling) and research's
 per-institution limits (research/throttling.py).
 
+The counters are not flushed to disk before the answer (``synchronous_commit`` off for that
+one statement): a crash of the database may forget the last fraction of a second's counts,
+never corrupt them, and each request saves a WAL flush.
+
 A fixed window lets a client spend its limit at the end of one window and again at the
 start of the next (up to twice the limit within one window's time); that is the price of
 one row and one statement per request.
@@ -32,7 +36,7 @@ TABLE = RateLimitCounter._meta.db_table
 # every window has room, and every count takes the same decision.
 HIT = f"""
     INSERT INTO {TABLE} AS c (key, window_starts, counts, admitted)
-    SELECT %(key)s, %(starts)s, array_fill(1, ARRAY[cardinality(%(starts)s::timestamptz[])]), true
+    SELECT %(key)s, %(starts)s::timestamptz[], array_fill(1, ARRAY[cardinality(%(starts)s::timestamptz[])]), true
     ON CONFLICT (key) DO UPDATE SET (window_starts, counts, admitted) = (
         SELECT EXCLUDED.window_starts, array_agg(current + ok::int ORDER BY i), bool_and(ok)
         FROM (
@@ -85,13 +89,24 @@ def window_start(now: datetime, length: timedelta) -> datetime:
     return datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=now.tzinfo)
 
 
+def _array(items) -> str:
+    return "{" + ",".join(items) + "}"
+
+
 def hit(key: str, windows: Sequence[Window], *, now: datetime | None = None) -> Hit:
     if not windows or any(window.limit < 1 for window in windows):
         raise ValueError("hit() needs at least one window, each with a limit of at least 1")
     now = now or timezone.now()
     starts = [window_start(now, window.length) for window in windows]
+    windows_limits = (str(window.limit) for window in windows)
     with connection.cursor() as cursor:
-        cursor.execute(HIT, {"key": key, "starts": starts, "limits": [window.limit for window in windows]})
+        # One query string, one round trip: the SET and the upsert share an implicit transaction.
+        cursor.execute(
+            "SET LOCAL synchronous_commit = off; " + HIT,
+            # Arrays as literals: psycopg's list adaptation costs a tenth of a millisecond here.
+            {"key": key, "starts": _array(start.isoformat() for start in starts), "limits": _array(windows_limits)},
+        )
+        cursor.nextset()
         counts, allowed = cursor.fetchone()
     ends = [start + window.length for start, window in zip(starts, windows, strict=True)]
     # The binding window: the fewest requests left (the shorter one on a tie).

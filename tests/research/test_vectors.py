@@ -402,3 +402,27 @@ def test_the_list_shows_own_stores_in_a_fixed_number_of_queries(owner_client, st
 def test_without_a_key_it_is_a_401(store):
     assert APIClient().get(STORES).status_code == 401
     assert APIClient().post(f"{STORES}{store['id']}/search/", {"vector": [1, 0, 0]}, format="json").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_ef_search_is_set_once_per_value(institution, monkeypatch):
+    """The index path's hnsw.ef_search: made for the session when no transaction is open (and
+    then only when it changes), always the value the search needs."""
+    monkeypatch.setattr(vectors, "EXACT_UP_TO", 0)
+    store = vectors.create_store(institution=institution, name="session", dimension=2, metric="l2")
+    items = [vectors.Item(id=f"p{i}", vector=[float(i), 0.0]) for i in range(60)]
+    vectors.upsert(store, vectors.checked(items, [str(i) for i in range(60)], store))
+    store.refresh_from_db()
+
+    def ef_search() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('hnsw.ef_search')")
+            return cursor.fetchone()[0]
+
+    first = vectors.search(store, np.array([0.0, 0.0], dtype=np.float32), 3)
+    assert [m.id for m in first.results] == ["p0", "p1", "p2"] and not first.exact
+    assert ef_search() == str(vectors.EF_SEARCH)
+    wide = vectors.search(store, np.array([59.0, 0.0], dtype=np.float32), 50)
+    assert len(wide.results) == 50 and ef_search() == "50"
+    assert [m.id for m in vectors.search(store, np.array([0.0, 0.0], dtype=np.float32), 1).results] == ["p0"]
+    assert ef_search() == str(vectors.EF_SEARCH)
