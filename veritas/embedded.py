@@ -388,6 +388,16 @@ def _check_socket_location(cluster: EmbeddedCluster) -> None:
         )
 
 
+def shared_buffers() -> str:
+    """PostgreSQL's cache: an eighth of the machine's memory, between 128 MB (PostgreSQL's
+    default) and 1 GB. The default alone cannot hold a vector store of 100,000 x 384 and its
+    HNSW index (350 MB), and every search then reads pages back from the OS (docs/operations.md)."""
+    import psutil
+
+    megabytes = psutil.virtual_memory().total // (8 * 1024 * 1024)
+    return f"{min(max(megabytes, 128), 1024)}MB"
+
+
 def _start(cluster: EmbeddedCluster, timeout: float) -> None:
     state = server_state(cluster)
     if state == "unknown":
@@ -415,7 +425,7 @@ def _start(cluster: EmbeddedCluster, timeout: float) -> None:
     # -W: do not wait inside pg_ctl (its own timeout would give up during a long crash
     # recovery); readiness is polled below from postmaster.pid instead. pg_ctl hands -o to
     # a shell: the socket folder is quoted for it.
-    server_options = f"-h '' -k {shlex.quote(str(cluster.socket_dir))}"
+    server_options = f"-h '' -k {shlex.quote(str(cluster.socket_dir))} -c shared_buffers={shared_buffers()}"
     _run(
         "pg_ctl",
         ["-D", str(cluster.pgdata), "-W", "-l", str(cluster.log_file), "-o", server_options, "start"],
