@@ -20,6 +20,7 @@ from django.db import connection
 from pydantic import BaseModel
 
 from research.models import AuditLog, UsageMetrics
+from veritas.ratelimit import without_flush
 
 BODY_LIMIT = 10 * 1024  # characters of the stored body
 REDACTED = "[redacted]"
@@ -172,5 +173,4 @@ def record(entry: Entry, at: datetime) -> None:
     part of one; a request saves the flush (docs/research.md)."""
     params = {**entry.__dict__, "at": at, "error": int(entry.status >= 400)}
     with connection.cursor() as cursor:
-        # One query string, one round trip: the SET and the statement share an implicit transaction.
-        cursor.execute("SET LOCAL synchronous_commit = off; " + _RECORD, params)
+        cursor.execute(without_flush(_RECORD)[0], params)

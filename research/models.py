@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from pgvector.django import VectorField
 
@@ -287,3 +289,10 @@ class JobStatus(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.id} ({self.status})"
+
+
+@receiver(post_delete, sender=VectorStore)
+def drop_store_partition(sender, instance, **kwargs):
+    from research import vectors  # vectors imports the models
+
+    vectors.drop_partition(instance)

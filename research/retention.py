@@ -47,7 +47,7 @@ def _delete_in_batches(queryset, batch_size: int) -> int:
     """DELETE … WHERE id IN (the next batch's ids), a transaction per batch, so that no lock
     is held for long (raw: audit entries refuse deletion through the ORM)."""
     table = queryset.model._meta.db_table
-    ids_sql, params = queryset.values("pk").query.sql_with_params()
+    ids_sql, params = queryset.order_by().values("pk").query.sql_with_params()
     deleted = 0
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -65,8 +65,7 @@ def prune(*, now: datetime | None = None, batch_size: int = 10_000, dry_run: boo
         return PruneReport(**{name: queryset.count() for name, queryset in due.items()})
     stores = 0
     while ids := list(due["vector_stores"].order_by("pk").values_list("pk", flat=True)[:STORES_PER_TRANSACTION]):
-        vectors.drop_stores(ids)
-        stores += len(ids)
+        stores += vectors.drop_stores(ids)
     return PruneReport(
         vector_stores=stores,
         jobs=_delete_in_batches(due["jobs"], batch_size),

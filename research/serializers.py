@@ -217,6 +217,8 @@ class MetadataFilterField(serializers.DictField):
         for key, value in data.items():
             if value is not None and not isinstance(value, str | int | float | bool):
                 raise serializers.ValidationError({key: ["Must be a string, number, true, false or null."]})
+            if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+                raise serializers.ValidationError({key: ["Metadata holds no NUL character (\\u0000)."]})
         return data
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.utils import timezone
 from psycopg.errors import UndefinedTable
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
@@ -46,6 +47,9 @@ EXACT_UP_TO = 5_000  # stores, or filter matches, this small are ranked exactly
 # for half again the build time; docs/research.md).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
+# An upsert's statements may outlast the web's DB_STATEMENT_TIMEOUT_SECONDS: 10,000 rows into a
+# large store's HNSW index take tens of seconds, as does rebuilding it.
+UPSERT_TIMEOUT = "15min"
 INDEX_BUILD_MEMORY = "512MB"  # maintenance_work_mem while an HNSW index is built
 # A batch of at least BUILD_FROM items and REBUILD_SHARE of the store it makes is loaded with
 # the index dropped, then the index is built anew: growing an HNSW index costs about seven times
@@ -99,6 +103,10 @@ def create_store(
 ) -> VectorStore:
     """A new, empty store of ``institution`` with its partition and index."""
     extra = {"expires_at": expires_at} if expires_at is not None else {}
+    # An expired store is gone for the API: its name is free before prune_research drops it.
+    expired = VectorStore.objects.filter(institution=institution, name=name, expires_at__lte=timezone.now())
+    if expired_ids := list(expired.values_list("pk", flat=True)):
+        drop_stores(expired_ids)
     try:
         with transaction.atomic():
             store = VectorStore.objects.create(
@@ -116,13 +124,19 @@ def create_store(
     return store
 
 
-def drop_stores(ids: list[int]) -> None:
-    """Drop these stores' partitions and rows (one transaction; the caller holds no lock)."""
-    with transaction.atomic(), connection.cursor() as cursor:
+def drop_stores(ids: list[int]) -> int:
+    """Drop these stores' partitions and rows (one transaction); returns how many there were."""
+    with transaction.atomic():
         locked = list(VectorStore.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-        for store in locked:
-            cursor.execute(f"DROP TABLE IF EXISTS {store.partition}")
-        VectorStore.objects.filter(pk__in=[store.pk for store in locked]).delete()
+        VectorStore.objects.filter(pk__in=[store.pk for store in locked]).delete()  # post_delete drops each partition
+    return len(locked)
+
+
+def drop_partition(store: VectorStore) -> None:
+    """The store's items (research.models' post_delete of VectorStore: a store deleted any
+    way, its institution's deletion included, takes its partition with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {store.partition}")
 
 
 def delete_store(store: VectorStore) -> None:
@@ -132,7 +146,8 @@ def delete_store(store: VectorStore) -> None:
 # --- items --------------------------------------------------------------------------------------
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-ID_PATTERN = r"^[^/\x00-\x1f\x7f]+$"
+ID_PATTERN = r"^(?!\.+$)[^/\x00-\x1f\x7f]+$"  # for the schema; Python checks with ID_CHARS
+ID_CHARS = re.compile(r"[^/\x00-\x1f\x7f]+")
 ID_HELP = "1 to 200 characters, no '/' and no control characters; unique in the store."
 
 
@@ -148,8 +163,10 @@ class Item(BaseModel):
     @field_validator("id")
     @classmethod
     def addressable(cls, value: str) -> str:
-        if not re.match(ID_PATTERN, value):
+        if not ID_CHARS.fullmatch(value):
             raise ValueError("No '/' and no control characters: the id is part of the item's URL.")
+        if not value.strip("."):
+            raise ValueError("Not only dots: '.' and '..' are not addressable in a URL.")
         return value
 
 
@@ -233,7 +250,10 @@ def upsert(store: VectorStore, batch: Batch) -> Upserted:
             raise StoreGone
         received = len(batch.items)
         rebuild = received >= BUILD_FROM and received >= REBUILD_SHARE * (locked.item_count + received)
-        with vectors.registered().cursor() as cursor:
+        with (
+            vectors.registered().cursor() as cursor,
+            vectors.local_setting(cursor, "statement_timeout", UPSERT_TIMEOUT),
+        ):
             cursor.execute(f"CREATE TEMP TABLE {STAGE} (external_id text, embedding vector, metadata jsonb)")
             bulk.copy_rows(
                 cursor,
@@ -326,15 +346,18 @@ def search(store: VectorStore, vector: np.ndarray, k: int = 10, where: dict | No
     """The ``k`` items nearest to ``vector`` (among those whose metadata holds every key and
     value of ``where``), nearest first; k of them whenever k items match."""
     try:
-        with vectors.binary_cursor() as cursor:
+        # A raw psycopg cursor: Django's wrapper makes its errors Django's (a timeout: 503).
+        with connection.wrap_database_errors, vectors.binary_cursor() as cursor:
             return _search(cursor, store, vector, k, where or None)
-    except UndefinedTable:  # dropped since the store was read
-        raise StoreGone from None
+    except ProgrammingError as error:
+        if isinstance(error.__cause__, UndefinedTable):  # dropped since the store was read
+            raise StoreGone from None
+        raise
 
 
 def exact_search(store: VectorStore, vector: np.ndarray, k: int = 10, where: dict | None = None) -> Found:
     """search() ranked exactly, every distance computed (what the index is measured against)."""
-    with vectors.binary_cursor() as cursor:
+    with connection.wrap_database_errors, vectors.binary_cursor() as cursor:
         return _exact(cursor, store, vector, k, where or None)
 
 

@@ -247,7 +247,8 @@ class VectorStoreViewSet(
         form.is_valid(raise_exception=True)
         if "expires_at" in form.validated_data:
             store.expires_at = form.validated_data["expires_at"]
-            store.save(update_fields=["expires_at"])
+            if not VectorStore.objects.filter(pk=store.pk).update(expires_at=store.expires_at):
+                raise exceptions.NotFound("No such vector store.")  # deleted meanwhile
         return Response(VectorStoreSerializer(store).data)
 
     def perform_destroy(self, instance):

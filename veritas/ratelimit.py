@@ -89,6 +89,17 @@ def window_start(now: datetime, length: timedelta) -> datetime:
     return datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=now.tzinfo)
 
 
+def without_flush(statement: str) -> tuple[str, bool]:
+    """``statement`` committed without waiting for the WAL flush, when it is its own
+    transaction: ``SET LOCAL synchronous_commit = off`` goes in front, in the same query string
+    (one round trip, one implicit transaction). Inside an atomic block the SET would hold for
+    every other write of that transaction: the statement goes alone. Returns the query and
+    whether the caller must skip the SET's result (``cursor.nextset()``)."""
+    if connection.in_atomic_block:
+        return statement, False
+    return "SET LOCAL synchronous_commit = off; " + statement, True
+
+
 def _array(items) -> str:
     return "{" + ",".join(items) + "}"
 
@@ -100,13 +111,14 @@ def hit(key: str, windows: Sequence[Window], *, now: datetime | None = None) -> 
     starts = [window_start(now, window.length) for window in windows]
     windows_limits = (str(window.limit) for window in windows)
     with connection.cursor() as cursor:
-        # One query string, one round trip: the SET and the upsert share an implicit transaction.
+        query, skip = without_flush(HIT)
         cursor.execute(
-            "SET LOCAL synchronous_commit = off; " + HIT,
+            query,
             # Arrays as literals: psycopg's list adaptation costs a tenth of a millisecond here.
             {"key": key, "starts": _array(start.isoformat() for start in starts), "limits": _array(windows_limits)},
         )
-        cursor.nextset()
+        if skip:
+            cursor.nextset()
         counts, allowed = cursor.fetchone()
     ends = [start + window.length for start, window in zip(starts, windows, strict=True)]
     # The binding window: the fewest requests left (the shorter one on a tie).

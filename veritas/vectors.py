@@ -30,11 +30,11 @@ def local_setting(cursor, name: str, value: str):
     cursor.execute("SELECT current_setting(%s, true)", [name])
     previous = cursor.fetchone()[0]
     cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
-    try:
-        yield
-    finally:
-        if previous is not None:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
+    yield
+    # Not after an error: the statement failed, the transaction (or savepoint) is aborted and
+    # its rollback undoes the setting; a statement here would only hide the error.
+    if previous is not None:
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, previous])
 
 
 def binary_cursor() -> psycopg.Cursor:
@@ -58,13 +58,15 @@ def with_setting(cursor: psycopg.Cursor, name: str, value: str, query: str, para
     pipeline). Either way it stays the session's afterwards: callers that depend on a value
     set it each time, as here."""
     raw = cursor.connection
-    if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+    idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if idle and not connection.in_atomic_block:  # Django opens its transactions lazily
         known = _session.setdefault(raw, {})
         if known.get(name) != value:
             cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
             known[name] = value
         cursor.execute(query, params)
         return cursor.fetchall()
+    _session.pop(raw, None)  # a rollback may undo this one: forget what the session has
     with raw.pipeline():
         cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
         cursor.execute(query, params)

@@ -426,3 +426,84 @@ def test_outside_a_transaction_ef_search_is_set_once_per_value(institution, monk
     assert len(wide.results) == 50 and ef_search() == "50"
     assert [m.id for m in vectors.search(store, np.array([0.0, 0.0], dtype=np.float32), 1).results] == ["p0"]
     assert ef_search() == str(vectors.EF_SEARCH)
+
+
+def rows_in(store_pk) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM research_vectoritem_{int(store_pk)}")  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("bad_id", ["..", ".", "a\n"])
+def test_an_id_a_url_cannot_address_is_refused(owner_client, store, bad_id):
+    response = upsert(owner_client, store["id"], [{"id": bad_id, "vector": [1, 2, 3]}])
+    assert response.status_code == 400 and "id" in response.json()["fields"]["0"]
+
+
+def test_a_large_batch_rebuilds_the_index_and_a_failure_writes_nothing(owner_client, store, monkeypatch):
+    stored = VectorStore.objects.get(public_id=store["id"])
+    monkeypatch.setattr(vectors, "BUILD_FROM", 2)
+    rebuilt = upsert(owner_client, store["id"], ROWS)  # four rows into an empty store: the index is rebuilt
+    assert rebuilt.json()["inserted"] == 4 and rows_in(stored.pk) == 4
+    monkeypatch.setattr(vectors, "_index_sql", lambda store: "CREATE INDEX broken ON nowhere (x)")
+    more = [{"id": f"n{i}", "vector": [1, 2, i]} for i in range(8)]
+
+    with pytest.raises(Exception, match="nowhere"):
+        upsert(owner_client, store["id"], more)  # the rows are inserted, then the index build fails
+
+    assert rows_in(stored.pk) == 4
+    assert VectorStore.objects.get(pk=stored.pk).item_count == 4
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [stored.partition, "%hnsw"]
+        )
+        assert cursor.fetchone()[0] == 1
+
+
+def test_an_expired_stores_name_is_free_again(owner_client, store):
+    old = VectorStore.objects.get(public_id=store["id"])
+    VectorStore.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    again = create(owner_client)
+
+    assert again.status_code == 201
+    assert not partition_exists(old.pk) and not VectorStore.objects.filter(pk=old.pk).exists()
+
+
+def test_deleting_an_institution_drops_its_partitions(institution, owner_client, store):
+    stored = VectorStore.objects.get(public_id=store["id"])
+    institution.delete()
+    assert not partition_exists(stored.pk)
+
+
+def test_a_filter_with_a_nul_character_is_a_400(owner_client, store):
+    response = search(owner_client, store["id"], [1, 0, 0], filter={"cell": "T\u0000"})
+    assert response.status_code == 400 and "filter" in response.json()["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_setting_made_in_a_rolled_back_transaction_is_not_trusted(institution, monkeypatch):
+    from django.db import transaction
+
+    monkeypatch.setattr(vectors, "EXACT_UP_TO", 0)
+    store = vectors.create_store(institution=institution, name="rollback", dimension=2, metric="l2")
+    items = [vectors.Item(id=f"p{i}", vector=[float(i), 0.0]) for i in range(60)]
+    vectors.upsert(store, vectors.checked(items, [str(i) for i in range(60)], store))
+    store.refresh_from_db()
+    query = np.array([0.0, 0.0], dtype=np.float32)
+    vectors.search(store, query, 3)  # the session now has EF_SEARCH
+    try:
+        with transaction.atomic():
+            vectors.search(store, query, 45)
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+
+    vectors.search(store, query, 45)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('hnsw.ef_search')")
+        assert cursor.fetchone()[0] == "45"
+    vectors.search(store, query, 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('hnsw.ef_search')")
+        assert cursor.fetchone()[0] == str(vectors.EF_SEARCH)
