@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.tasks import Task, TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 # Periodic runs kept queued: the next one, and a spare that survives a worker killed between
 # claiming the next one and queueing its successor.
@@ -28,6 +28,8 @@ def schedule_periodic(periodic: Task, *, interval: timedelta, lock: int, now: da
     ``interval`` after the latest waiting one (or after now, if that is later: a worker back
     from a long stop catches up with one run, not with every missed interval). ``lock`` is
     the chain's pg_advisory_xact_lock key: one scheduler at a time. Returns how many it queued."""
+    if interval <= timedelta(0):
+        raise ValueError("a periodic task needs a positive interval")
     if not isinstance(periodic.get_backend(), DatabaseBackend):
         return 0  # e.g. the immediate backend of the tests: no deferred runs
     now = now or timezone.now()
@@ -43,7 +45,10 @@ def schedule_periodic(periodic: Task, *, interval: timedelta, lock: int, now: da
             .order_by("-run_after")
             .values_list("run_after", flat=True)
         )
-        run_after = max([now, *waiting[:1]])
+        # A run queued without run_after (by hand) is stored at django-tasks-db's far-future
+        # sentinel, meaning "now": the chain goes on from now, not from the year 9999.
+        latest = [moment for moment in waiting if moment != get_date_max()][:1]
+        run_after = max([now, *latest])
         for _ in range(AHEAD - len(waiting)):
             run_after += interval
             periodic.using(run_after=run_after).enqueue(reschedule=True)

@@ -4,6 +4,7 @@ the real django-tasks-db backend and worker (`db_worker --batch`, as `make worke
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from django.tasks import TaskResultStatus
@@ -109,3 +110,14 @@ def test_a_one_off_evaluation_is_not_part_of_the_chain():
     tasks.evaluate_health.enqueue()
 
     assert tasks.schedule_health_evaluation() == 2
+
+
+def test_a_run_queued_by_hand_counts_as_due_now():
+    tasks.evaluate_health.enqueue(reschedule=True)  # no run_after: due at once
+
+    before = timezone.now()
+    assert tasks.schedule_health_evaluation() == AHEAD - 1
+
+    queued = waiting().filter(run_after__lt=datetime(9999, 1, 1, tzinfo=UTC)).get()
+    interval = timedelta(seconds=settings.MONITORING_HEALTH_INTERVAL_SECONDS)
+    assert before + interval <= queued.run_after <= timezone.now() + interval  # from now, not from 9999
