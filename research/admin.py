@@ -7,7 +7,7 @@ from django.urls import path
 
 from research import selectors, services
 from research.models import AuditLog, Institution, InstitutionAPIKey, JobStatus, QACModel, UsageMetrics
-from veritas.admin import BearerKeyAdmin, ReadOnlyAdmin, TokenStateFilter
+from veritas.admin import BearerKeyAdmin, BearerKeyInline, ReadOnlyAdmin, TokenStateFilter
 from veritas.charts import Chart, Series
 
 # The usage page's periods, in days (?days=); usage rows older than 90 days are pruned.
@@ -15,16 +15,8 @@ USAGE_PERIODS = (7, 30, selectors.USAGE_DAYS)
 SUCCESS_COLOUR, ERROR_COLOUR = "#42a5f5", "#ef5350"
 
 
-class InstitutionAPIKeyInline(admin.TabularInline):
+class InstitutionAPIKeyInline(BearerKeyInline):
     model = InstitutionAPIKey
-    extra = 0
-    can_delete = False
-    fields = ["name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 def usage_chart(report: selectors.UsageReport) -> Chart:

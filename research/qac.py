@@ -59,6 +59,21 @@ class Params:
         values["lambda"] = values.pop("lam")
         return values
 
+    @classmethod
+    def from_dict(cls, values: dict | None) -> Params:
+        """as_dict()'s inverse (a model's stored parameters, the API's validated ones); None or
+        empty: the defaults."""
+        if not values:
+            return cls()
+        return cls(
+            k_nn=values["k_nn"],
+            weight=values["weight"],
+            sigma=values.get("sigma"),
+            beta=values["beta"],
+            lam=values["lambda"],
+            engine=values["engine"],
+        )
+
 
 @dataclass
 class Graph:

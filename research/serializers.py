@@ -34,20 +34,6 @@ class QACParamsSerializer(StrictSerializer):
         return fields
 
 
-def params_from(data) -> qac.Params:
-    """The algorithm's parameters from QACParamsSerializer's validated data (None: defaults)."""
-    if not data:
-        return qac.Params()
-    return qac.Params(
-        k_nn=data["k_nn"],
-        weight=data["weight"],
-        sigma=data.get("sigma"),
-        beta=data["beta"],
-        lam=data["lambda"],
-        engine=data["engine"],
-    )
-
-
 # The embedding is checked as a whole with NumPy (research/qac.as_matrix), not number by number
 # by DRF: the *Options serializers validate the rest, the full ones document the body.
 

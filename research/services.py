@@ -57,18 +57,6 @@ def fit(*, institution: Institution, embedding: np.ndarray, params: qac.Params, 
     return model
 
 
-def model_params(model: QACModel) -> qac.Params:
-    stored = model.params
-    return qac.Params(
-        k_nn=stored["k_nn"],
-        weight=stored["weight"],
-        sigma=stored.get("sigma"),
-        beta=stored["beta"],
-        lam=stored["lambda"],
-        engine=stored["engine"],
-    )
-
-
 def load_graph(model: QACModel) -> qac.Graph:
     """The model's graph: from this process's cache by hash, else read from the database
     (only then are the bytes fetched) and checked against the stored hash."""
@@ -107,7 +95,7 @@ class Applied:
 def apply(*, model: QACModel, embedding: np.ndarray, graph_source: str = "model", null_seed: int = 0) -> Applied:
     """Smooth ``embedding`` with the model: over its stored graph, or (``graph="input"``, the
     legacy's behaviour) over a graph built from the embedding itself with the model's params."""
-    params = model_params(model)
+    params = qac.Params.from_dict(model.params)
     if graph_source == "input":
         graph = qac.knn_graph(embedding, params)
     else:

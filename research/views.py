@@ -30,7 +30,6 @@ from research.serializers import (
     VectorStoreCreateSerializer,
     VectorStoreSerializer,
     VectorStoreUpdateSerializer,
-    params_from,
 )
 from veritas.api.authentication import BearerTokenAuthentication
 from veritas.api.errors import Conflict, PayloadTooLarge
@@ -124,7 +123,7 @@ class QACViewSet(ResearchView, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def fit(self, request):
         """Build the symmetrised k-nearest-neighbour graph of the embedding's rows and store it."""
         embedding, options = matrix_body(request, FitOptionsSerializer)
-        params = params_from(options.validated_data.get("params"))
+        params = qac.Params.from_dict(options.validated_data.get("params"))
         name = options.validated_data["name"]
         if embedding.shape[0] <= params.k_nn:
             raise exceptions.ValidationError(

@@ -14,8 +14,10 @@ from veritas.models import ActionLog, PersonalToken, User
 TOKEN_STATE_COLOURS = {"active": "#2e7d32", "revoked": "#757575", "expired": "#ef6c00"}
 
 
-class PersonalTokenInline(admin.TabularInline):
-    model = PersonalToken
+class BearerKeyInline(admin.TabularInline):
+    """A user's tokens, an institution's keys: listed, never added or edited here (a key is
+    issued where its secret can be shown once)."""
+
     extra = 0
     can_delete = False
     fields = ["name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
@@ -24,6 +26,10 @@ class PersonalTokenInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class PersonalTokenInline(BearerKeyInline):
+    model = PersonalToken
 
 
 @admin.register(User)
