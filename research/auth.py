@@ -1,12 +1,13 @@
 """Who calls the research API: an institution, by one of its keys (``Authorization: Bearer
 vri_….…``), within its request limits."""
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, permissions, throttling
 
 from research.models import InstitutionAPIKey
-from veritas import ratelimit
+from veritas import keys, ratelimit
 from veritas.api.authentication import BearerKeyAuthentication
 
 
@@ -39,8 +40,11 @@ class InstitutionPrincipal:
 
 class InstitutionKeyAuthentication(BearerKeyAuthentication):
     """An institution key: looked up on every request (one query, no cache), so revoking a
-    key or deactivating an institution takes effect at once. Other bearer values are left
-    to the next authentication class (personal tokens, for staff)."""
+    key or deactivating an institution takes effect at once. On a rate-limited view the same
+    query counts the request against the institution's limits (``authenticating``), so a
+    request costs one round trip for both; InstitutionRateThrottle then enforces the decision.
+    Other bearer values are left to the next authentication class (personal tokens, for
+    staff)."""
 
     def authenticate(self, request):
         parts = self.presented(request)
@@ -48,13 +52,24 @@ class InstitutionKeyAuthentication(BearerKeyAuthentication):
             return None
         prefix, secret = parts
         request._request.research_key_prefix = prefix  # for the audit entry, valid or not
-        key = InstitutionAPIKey.objects.select_related("institution").filter(prefix=prefix).first()
+        now = timezone.now()
+        digest = keys.hash_secret(secret)
+        key = InstitutionAPIKey.objects.authenticating(prefix, digest, now, count=_rate_limited(request))
         self.verify(key, secret)
-        if not key.institution.active:
+        institution = key.institution
+        if not institution.active:
             raise exceptions.AuthenticationFailed(_("The institution's access is suspended."))
         key.touch()
-        request._request.institution = key.institution
-        return InstitutionPrincipal(key.institution), key
+        request._request.institution = institution
+        if key.rate is not None:
+            request._request.research_rate = key.rate
+        return InstitutionPrincipal(institution), key
+
+
+def _rate_limited(request) -> bool:
+    """Whether the view that will answer ``request`` enforces the institution's limits."""
+    view = (request.parser_context or {}).get("view")
+    return any(issubclass(throttle, InstitutionRateThrottle) for throttle in getattr(view, "throttle_classes", ()))
 
 
 class IsInstitution(permissions.BasePermission):
@@ -67,16 +82,20 @@ class IsInstitution(permissions.BasePermission):
 
 
 class InstitutionRateThrottle(throttling.BaseThrottle):
-    """The institution's hourly and daily limits, counted in PostgreSQL (veritas/ratelimit.py)
-    with one statement; the decision is kept on the request for the X-RateLimit-* headers
-    (research/middleware.py puts them on every response, errors included)."""
+    """The institution's hourly and daily limits, counted in PostgreSQL (veritas/ratelimit.py),
+    normally by the authentication's own query; a request it did not count (its key expired
+    between that query and the check of its secret) is counted here. The decision is kept on
+    the request for the X-RateLimit-* headers (research/middleware.py puts them on every
+    response, errors included)."""
 
     def allow_request(self, request, view):
         institution = getattr(request._request, "institution", None)
         if institution is None:
             return True
-        self.result = ratelimit.hit(f"institution:{institution.pk}", institution.rate_windows())
-        request._request.research_rate = self.result
+        self.result = getattr(request._request, "research_rate", None)
+        if self.result is None:
+            self.result = ratelimit.hit(institution.rate_key, institution.rate_windows())
+            request._request.research_rate = self.result
         return self.result.allowed
 
     def wait(self):

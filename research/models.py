@@ -1,19 +1,20 @@
 """The research API's data: institutions and their keys, the request audit and usage, QAC
 models, vector stores (items in a table partitioned by store) and jobs. docs/research.md."""
 
+import functools
 import uuid
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 from pgvector.django import VectorField
 
+from veritas import ratelimit
 from veritas.models import BearerKey, BearerKeyQuerySet
-from veritas.ratelimit import Window
 
 # The legacy's retention of a vector store: a day unless the caller asks for longer.
 VECTOR_STORE_LIFETIME = timedelta(hours=24)
@@ -45,8 +46,63 @@ class Institution(models.Model):
     def __str__(self):
         return self.name
 
-    def rate_windows(self) -> list[Window]:
-        return [Window(self.requests_per_hour, timedelta(hours=1)), Window(self.requests_per_day, timedelta(days=1))]
+    # The rate-limit windows: requests_per_hour and requests_per_day.
+    RATE_LENGTHS = (timedelta(hours=1), timedelta(days=1))
+    RATE_KEY_PREFIX = "institution:"
+
+    @property
+    def rate_key(self) -> str:
+        return f"{self.RATE_KEY_PREFIX}{self.pk}"
+
+    def rate_windows(self) -> list[ratelimit.Window]:
+        limits = (self.requests_per_hour, self.requests_per_day)
+        return [ratelimit.Window(limit, length) for limit, length in zip(limits, self.RATE_LENGTHS, strict=True)]
+
+
+class InstitutionAPIKeyQuerySet(BearerKeyQuerySet):
+    def authenticating(self, prefix: str, digest: str, now, *, count: bool) -> "InstitutionAPIKey | None":
+        """The key of ``prefix``, its institution loaded, in one statement. With ``count``, when
+        the key authenticates at ``now`` with a secret of this ``digest`` (active, its institution
+        active), the same statement counts the request against the institution's limits
+        (``ratelimit.counting``): ``key.rate`` is then the decision (a ``ratelimit.Hit``);
+        otherwise None, and nothing is counted. Raw SQL: the ORM's compilation of this query
+        cost more than the count itself (docs/research.md)."""
+        params = {"prefix": prefix, "digest": digest, "now": now, "count": count}
+        params |= ratelimit.counting_params(Institution.RATE_LENGTHS, now)
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(_authenticating_sql(), params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        key_fields, institution_fields = _fields(InstitutionAPIKey), _fields(Institution)
+        key = InstitutionAPIKey.from_db(self.db, key_fields, row[: len(key_fields)])
+        key.institution = Institution.from_db(self.db, institution_fields, row[len(key_fields) : -1])
+        key.rate = None if row[-1] is None else ratelimit.decided(key.institution.rate_windows(), row[-1], now)
+        return key
+
+
+def _fields(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+@functools.cache
+def _authenticating_sql() -> str:
+    key, institution = InstitutionAPIKey._meta, Institution._meta
+    columns = [f"k.{f.column}" for f in key.concrete_fields] + [f"i.{f.column}" for f in institution.concrete_fields]
+    count = ratelimit.counting(
+        f"'{Institution.RATE_KEY_PREFIX}' || i.id", "ARRAY[i.requests_per_hour, i.requests_per_day]"
+    )
+    # The condition is BearerKey.is_active's, with the digest compared in SQL (not in constant
+    # time): it decides only whether to count; the secret itself is checked in constant time
+    # by the authentication (BearerKeyAuthentication.verify).
+    return f"""
+        SELECT {", ".join(columns)},
+               CASE WHEN %(count)s AND i.active AND k.secret_hash = %(digest)s AND k.revoked_at IS NULL
+                         AND (k.expires_at IS NULL OR k.expires_at > %(now)s)
+                    THEN {count} END
+        FROM {key.db_table} k JOIN {institution.db_table} i ON i.id = k.institution_id
+        WHERE k.prefix = %(prefix)s
+    """  # noqa: S608 (names from model metadata; values are parameters)
 
 
 class InstitutionAPIKey(BearerKey):
@@ -56,7 +112,7 @@ class InstitutionAPIKey(BearerKey):
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
 
-    objects = BearerKeyQuerySet.as_manager()
+    objects = InstitutionAPIKeyQuerySet.as_manager()
 
     class Meta(BearerKey.Meta):
         verbose_name = "institution API key"

@@ -2,17 +2,18 @@
 
 ``hit(key, [Window(limit, length), …])`` decides one request against every window of
 ``key`` at once (e.g. 1,000 an hour *and* 10,000 a day) with a single atomic statement: an
-upsert of the key's one row, which holds a count per window. The request is admitted only
+upsert of the key's one row, which holds a count per window (the PL/pgSQL function
+``veritas_rate_limit_hit``, written out in migration veritas 0006). The request is admitted only
 if every window has room, and only an admitted request is counted, so a client refused by
 its hourly limit does not spend its daily one. The row lock serialises concurrent requests
 of one key, so exactly ``limit`` are admitted however many race (unlike DRF's cache-based
 throttles, a read then a write: two concurrent requests both pass; DRF issues #5181 and
 #6730). Used by the API's per-user write limit (veritas.api.throttling) and research's
-per-institution limits (research/throttling.py).
+per-institution limits (research/auth.py).
 
 The counters are not flushed to disk before the answer (``synchronous_commit`` off for that
-one statement): a crash of the database may forget the last fraction of a second's counts,
-never corrupt them, and each request saves a WAL flush.
+one statement, when it is its own transaction): a crash of the database may forget the last
+fraction of a second's counts, never corrupt them, and each request saves a WAL flush.
 
 A fixed window lets a client spend its limit at the end of one window and again at the
 start of the next (up to twice the limit within one window's time); that is the price of
@@ -21,6 +22,7 @@ one row and one statement per request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,29 +30,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from veritas.models import RateLimitCounter
-
-TABLE = RateLimitCounter._meta.db_table
-
-# A window whose start moved on counts from zero; ``decided`` admits the request only when
-# every window has room, and every count takes the same decision.
-HIT = f"""
-    INSERT INTO {TABLE} AS c (key, window_starts, counts, admitted)
-    SELECT %(key)s, %(starts)s::timestamptz[], array_fill(1, ARRAY[cardinality(%(starts)s::timestamptz[])]), true
-    ON CONFLICT (key) DO UPDATE SET (window_starts, counts, admitted) = (
-        SELECT EXCLUDED.window_starts, array_agg(current + ok::int ORDER BY i), bool_and(ok)
-        FROM (
-            SELECT i, current, bool_and(current < lim) OVER () AS ok
-            FROM (
-                SELECT l.i, l.lim,
-                       CASE WHEN c.window_starts[l.i] = EXCLUDED.window_starts[l.i] THEN c.counts[l.i] ELSE 0 END
-                       AS current
-                FROM unnest(%(limits)s::integer[]) WITH ORDINALITY AS l(lim, i)
-            ) windows
-        ) decided
-    )
-    RETURNING counts, admitted
-"""  # noqa: S608 (the table name comes from model metadata; values are parameters)
+FUNCTION = "veritas_rate_limit_hit"  # written out in migration veritas 0006
 
 
 @dataclass(frozen=True)
@@ -89,44 +69,75 @@ def window_start(now: datetime, length: timedelta) -> datetime:
     return datetime.fromtimestamp(now.timestamp() // seconds * seconds, tz=now.tzinfo)
 
 
-def without_flush(statement: str) -> tuple[str, bool]:
-    """``statement`` committed without waiting for the WAL flush, when it is its own
-    transaction: ``SET LOCAL synchronous_commit = off`` goes in front, in the same query string
-    (one round trip, one implicit transaction). Inside an atomic block the SET would hold for
-    every other write of that transaction: the statement goes alone. Returns the query and
-    whether the caller must skip the SET's result (``cursor.nextset()``)."""
-    if connection.in_atomic_block:
-        return statement, False
-    return "SET LOCAL synchronous_commit = off; " + statement, True
-
-
 def _array(items) -> str:
+    # Arrays as literals: psycopg's list adaptation costs a tenth of a millisecond here.
     return "{" + ",".join(items) + "}"
 
 
-def hit(key: str, windows: Sequence[Window], *, now: datetime | None = None) -> Hit:
+def _starts(lengths: Sequence[timedelta], now: datetime) -> str:
+    return _array(window_start(now, length).isoformat() for length in lengths)
+
+
+def _async_commit() -> bool:
+    """Whether the count may commit without the WAL flush: only when its statement is its own
+    transaction (inside an atomic block, the setting would hold for every other write of it)."""
+    return not connection.in_atomic_block
+
+
+def _check(windows: Sequence[Window]) -> None:
     if not windows or any(window.limit < 1 for window in windows):
-        raise ValueError("hit() needs at least one window, each with a limit of at least 1")
+        raise ValueError("a rate limit needs at least one window, each with a limit of at least 1")
+
+
+def counting(key_sql: str, limits_sql: str) -> str:
+    """A request counted, as a scalar subquery of a statement: e.g. the one that reads a key,
+    so that one round trip finds the key and counts its request. ``key_sql`` and
+    ``limits_sql`` (an ``integer[]``) may be columns of that statement; the rest of the
+    parameters come from ``counting_params``. Its value, jsonb, goes to ``decided``. Inside a
+    ``CASE WHEN``, only what the condition admits is counted."""
+    # The caller's own SQL fragments (columns, placeholders); values are parameters.
+    call = f"{FUNCTION}({key_sql}, %(rate_starts)s, {limits_sql}, %(rate_async_commit)s)"
+    return f"(SELECT to_jsonb(h) FROM {call} h)"  # noqa: S608
+
+
+def counting_params(lengths: Sequence[timedelta], now: datetime) -> dict:
+    return {"rate_starts": _starts(lengths, now), "rate_async_commit": _async_commit()}
+
+
+HIT = "SELECT " + counting("%(rate_key)s", "%(rate_limits)s")
+
+
+def hit(key: str, windows: Sequence[Window], *, now: datetime | None = None) -> Hit:
+    """Count one request of ``key`` against ``windows``: one statement."""
+    _check(windows)
     now = now or timezone.now()
-    starts = [window_start(now, window.length) for window in windows]
-    windows_limits = (str(window.limit) for window in windows)
+    params = {
+        **counting_params([window.length for window in windows], now),
+        "rate_key": key,
+        "rate_limits": _array(str(window.limit) for window in windows),
+    }
     with connection.cursor() as cursor:
-        query, skip = without_flush(HIT)
-        cursor.execute(
-            query,
-            # Arrays as literals: psycopg's list adaptation costs a tenth of a millisecond here.
-            {"key": key, "starts": _array(start.isoformat() for start in starts), "limits": _array(windows_limits)},
-        )
-        if skip:
-            cursor.nextset()
-        counts, allowed = cursor.fetchone()
-    ends = [start + window.length for start, window in zip(starts, windows, strict=True)]
+        cursor.execute(HIT, params)
+        (value,) = cursor.fetchone()
+    return decided(windows, value, now)
+
+
+def decided(windows: Sequence[Window], value: str, now: datetime) -> Hit:
+    """The Hit of ``counting``'s value for a request counted at ``now``."""
+    counted = json.loads(value)
+    return decide(windows, counted["counts"], counted["admitted"], now)
+
+
+def decide(windows: Sequence[Window], counts: Sequence[int], admitted: bool, now: datetime) -> Hit:
+    """The Hit of a request counted at ``now``: its decision, and the window closest to its limit."""
+    _check(windows)
+    ends = [window_start(now, window.length) + window.length for window in windows]
     # The binding window: the fewest requests left (the shorter one on a tie).
     binding = min(range(len(windows)), key=lambda i: (windows[i].limit - counts[i], windows[i].length))
     full = [end for end, count, window in zip(ends, counts, windows, strict=True) if count >= window.limit]
-    retry_after = 0.0 if allowed else max((max(full) - now).total_seconds(), 0.0)
+    retry_after = 0.0 if admitted else max((max(full) - now).total_seconds(), 0.0)
     return Hit(
-        allowed=allowed,
+        allowed=admitted,
         count=counts[binding],
         limit=windows[binding].limit,
         reset_at=ends[binding],

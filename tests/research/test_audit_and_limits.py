@@ -3,15 +3,22 @@ depth, no Authorization header) and counted in usage; limits are exact and annou
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.request import Request
 
 from research import audit
-from research.models import AuditLog, Institution, UsageMetrics
+from research.auth import InstitutionRateThrottle
+from research.models import AuditLog, Institution, InstitutionAPIKey, UsageMetrics
 from tests.research.conftest import API, client_with, post_json
+from veritas import keys
+from veritas.models import RateLimitCounter
 
 pytestmark = pytest.mark.django_db
 TRACE = re.compile(r"^tamu_\d{8}_[0-9a-f]{8}$")
@@ -147,6 +154,51 @@ def test_institutions_have_limits_of_their_own(owner_client, stranger_client, in
 
     assert owner_client.get(f"{API}/jobs/").status_code == 429
     assert stranger_client.get(f"{API}/jobs/").status_code == 200
+
+
+def _counts(institution) -> list[int] | None:
+    counter = RateLimitCounter.objects.filter(key=institution.rate_key).first()
+    return counter and counter.counts
+
+
+def test_the_query_that_reads_the_key_counts_the_request(owner_client, institution):
+    owner_client.get(f"{API}/jobs/")  # the key's first use is recorded; later ones within a minute are not
+
+    with CaptureQueriesContext(connection) as captured:
+        owner_client.get(f"{API}/jobs/")
+
+    counting = [query["sql"] for query in captured.captured_queries if "veritas_rate_limit_hit(" in query["sql"]]
+    assert len(counting) == 1 and "research_institutionapikey" in counting[0]
+    assert _counts(institution) == [2, 2]
+
+
+@pytest.mark.parametrize("spoiled", ["wrong secret", "revoked", "expired", "suspended"])
+def test_a_refused_key_spends_nothing_of_the_limit(institution, key_for, spoiled):
+    value = key_for(institution)
+    client_with(value).get(f"{API}/jobs/")
+    prefix, _secret = keys.split(value)
+    now = timezone.now()
+    if spoiled == "wrong secret":
+        value = f"{prefix}.{'A' * 43}"
+    elif spoiled == "revoked":
+        InstitutionAPIKey.objects.get().revoke()
+    elif spoiled == "expired":
+        InstitutionAPIKey.objects.update(created_at=now - timedelta(days=2), expires_at=now - timedelta(days=1))
+    else:
+        Institution.objects.update(active=False)
+
+    assert client_with(value).get(f"{API}/jobs/").status_code == 401
+    assert _counts(institution) == [1, 1]
+
+
+def test_the_throttle_counts_a_request_its_authentication_did_not(institution, rf):
+    # A key that expired between the query that read it and the check of its secret: the
+    # query did not count the request, so the throttle does.
+    request = Request(rf.get(f"{API}/jobs/"))
+    request._request.institution = institution
+
+    assert InstitutionRateThrottle().allow_request(request, view=None)
+    assert _counts(institution) == [1, 1] and request._request.research_rate.remaining == 999
 
 
 @pytest.mark.django_db(transaction=True)

@@ -110,7 +110,7 @@ def test_a_rejected_request_writes_nothing(api_client, django_assert_num_queries
     with django_assert_num_queries(1) as captured:
         api_client.post("/api/v1/test/echo/", {"name": "far too long a name", "size": 0}, format="json")
 
-    assert "veritas_ratelimitcounter" in captured.captured_queries[0]["sql"]
+    assert "veritas_rate_limit_hit(" in captured.captured_queries[0]["sql"]
 
 
 @pytest.mark.urls("veritas.urls")
