@@ -20,6 +20,7 @@ from django.db import connection
 from pydantic import BaseModel
 
 from research.models import AuditLog, UsageMetrics
+from veritas import ratelimit
 
 BODY_LIMIT = 10 * 1024  # characters of the stored body
 REDACTED = "[redacted]"
@@ -174,6 +175,6 @@ def record(entry: Entry, at: datetime) -> None:
     part of one; a request saves the flush (docs/research.md)."""
     params = {**entry.__dict__, "at": at, "error": int(entry.status >= 400)}
     with connection.cursor() as cursor:
-        # SET LOCAL in the same query string: one round trip, one implicit transaction. Inside an
-        # atomic block the setting would hold for the block's other writes: then it is left out.
-        cursor.execute(_RECORD if connection.in_atomic_block else _WITHOUT_FLUSH + _RECORD, params)
+        # SET LOCAL in the same query string: one round trip, one implicit transaction. Inside a
+        # transaction the setting would hold for its other writes: then it is left out.
+        cursor.execute(_WITHOUT_FLUSH + _RECORD if ratelimit.commits_alone() else _RECORD, params)

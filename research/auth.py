@@ -55,7 +55,7 @@ class InstitutionKeyAuthentication(BearerKeyAuthentication):
         now = timezone.now()
         digest = keys.hash_secret(secret)
         key = InstitutionAPIKey.objects.authenticating(prefix, digest, now, count=_rate_limited(request))
-        self.verify(key, secret)
+        self.verify(key, secret, now=now)  # the instant the lookup counted at: both agree
         institution = key.institution
         if not institution.active:
             raise exceptions.AuthenticationFailed(_("The institution's access is suspended."))
@@ -68,8 +68,9 @@ class InstitutionKeyAuthentication(BearerKeyAuthentication):
 
 def _rate_limited(request) -> bool:
     """Whether the view that will answer ``request`` enforces the institution's limits."""
-    view = (request.parser_context or {}).get("view")
-    return any(issubclass(throttle, InstitutionRateThrottle) for throttle in getattr(view, "throttle_classes", ()))
+    view = request.parser_context.get("view")
+    get_throttles = getattr(view, "get_throttles", list)
+    return any(isinstance(throttle, InstitutionRateThrottle) for throttle in get_throttles())
 
 
 class IsInstitution(permissions.BasePermission):
@@ -83,10 +84,10 @@ class IsInstitution(permissions.BasePermission):
 
 class InstitutionRateThrottle(throttling.BaseThrottle):
     """The institution's hourly and daily limits, counted in PostgreSQL (veritas/ratelimit.py),
-    normally by the authentication's own query; a request it did not count (its key expired
-    between that query and the check of its secret) is counted here. The decision is kept on
-    the request for the X-RateLimit-* headers (research/middleware.py puts them on every
-    response, errors included)."""
+    normally by InstitutionKeyAuthentication's lookup; a request it did not count (the throttle
+    used with some other authentication) is counted here. The decision is kept on the request
+    for the X-RateLimit-* headers (research/middleware.py puts them on every response, errors
+    included)."""
 
     def allow_request(self, request, view):
         institution = getattr(request._request, "institution", None)

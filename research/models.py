@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -34,6 +34,10 @@ class Institution(models.Model):
     requests_per_day = models.PositiveIntegerField(default=10000, validators=[MinValueValidator(1)])
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    # The rate-limit windows: each limit's field and its window's length.
+    RATE_WINDOWS = (("requests_per_hour", timedelta(hours=1)), ("requests_per_day", timedelta(days=1)))
+    RATE_KEY_PREFIX = "institution:"
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -46,38 +50,42 @@ class Institution(models.Model):
     def __str__(self):
         return self.name
 
-    # The rate-limit windows: requests_per_hour and requests_per_day.
-    RATE_LENGTHS = (timedelta(hours=1), timedelta(days=1))
-    RATE_KEY_PREFIX = "institution:"
-
     @property
     def rate_key(self) -> str:
         return f"{self.RATE_KEY_PREFIX}{self.pk}"
 
     def rate_windows(self) -> list[ratelimit.Window]:
-        limits = (self.requests_per_hour, self.requests_per_day)
-        return [ratelimit.Window(limit, length) for limit, length in zip(limits, self.RATE_LENGTHS, strict=True)]
+        return [ratelimit.Window(getattr(self, field), length) for field, length in self.RATE_WINDOWS]
 
 
-class InstitutionAPIKeyQuerySet(BearerKeyQuerySet):
+class InstitutionAPIKeyManager(models.Manager.from_queryset(BearerKeyQuerySet)):
     def authenticating(self, prefix: str, digest: str, now, *, count: bool) -> "InstitutionAPIKey | None":
         """The key of ``prefix``, its institution loaded, in one statement. With ``count``, when
-        the key authenticates at ``now`` with a secret of this ``digest`` (active, its institution
-        active), the same statement counts the request against the institution's limits
-        (``ratelimit.counting``): ``key.rate`` is then the decision (a ``ratelimit.Hit``);
-        otherwise None, and nothing is counted. Raw SQL: the ORM's compilation of this query
-        cost more than the count itself (docs/research.md)."""
-        params = {"prefix": prefix, "digest": digest, "now": now, "count": count}
-        params |= ratelimit.counting_params(Institution.RATE_LENGTHS, now)
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(_authenticating_sql(), params)
+        the key authenticates at ``now`` with a secret of this ``digest`` (neither revoked nor
+        expired, its institution active), the same statement counts the request against the
+        institution's limits (``ratelimit.counting``): ``key.rate`` is then the decision (a
+        ``ratelimit.Hit``); otherwise it stays None, and nothing is counted. Raw SQL: the ORM's
+        compilation of this query cost more than the count itself (docs/research.md)."""
+        using = router.db_for_write(InstitutionAPIKey)
+        windows = Institution.RATE_WINDOWS
+        limits = ", ".join(f"i.{Institution._meta.get_field(field).column}" for field, _length in windows)
+        rate_key = f"'{Institution.RATE_KEY_PREFIX}' || i.{Institution._meta.pk.column}"
+        counted, params = ratelimit.counting(
+            rate_key, f"ARRAY[{limits}]", [length for _f, length in windows], now, using=using
+        )
+        params |= {"prefix": prefix, "digest": digest, "now": now, "count": count}
+        with connections[using].cursor() as cursor:
+            cursor.execute(_authenticating_sql(counted), params)
             row = cursor.fetchone()
         if row is None:
             return None
+        # Model instances from the row's values as psycopg loaded them: right for these fields'
+        # types (no from_db_value converters are applied).
         key_fields, institution_fields = _fields(InstitutionAPIKey), _fields(Institution)
-        key = InstitutionAPIKey.from_db(self.db, key_fields, row[: len(key_fields)])
-        key.institution = Institution.from_db(self.db, institution_fields, row[len(key_fields) : -1])
-        key.rate = None if row[-1] is None else ratelimit.decided(key.institution.rate_windows(), row[-1], now)
+        key = InstitutionAPIKey.from_db(using, key_fields, row[: len(key_fields)])
+        key.institution = Institution.from_db(using, institution_fields, row[len(key_fields) : -1])
+        if row[-1] is not None:
+            key.rate = ratelimit.decide(key.institution.rate_windows(), row[-1], now)
         return key
 
 
@@ -86,21 +94,18 @@ def _fields(model) -> list[str]:
 
 
 @functools.cache
-def _authenticating_sql() -> str:
+def _authenticating_sql(counted: str) -> str:
     key, institution = InstitutionAPIKey._meta, Institution._meta
     columns = [f"k.{f.column}" for f in key.concrete_fields] + [f"i.{f.column}" for f in institution.concrete_fields]
-    count = ratelimit.counting(
-        f"'{Institution.RATE_KEY_PREFIX}' || i.id", "ARRAY[i.requests_per_hour, i.requests_per_day]"
-    )
-    # The condition is BearerKey.is_active's, with the digest compared in SQL (not in constant
-    # time): it decides only whether to count; the secret itself is checked in constant time
-    # by the authentication (BearerKeyAuthentication.verify).
+    # The condition is BearerKey.state_at's. The digest is compared in SQL, not in constant time:
+    # timing could reveal at most a prefix of a SHA-256 digest of a 256-bit secret, which gives
+    # nothing towards the secret; authentication still checks the secret in constant time.
     return f"""
         SELECT {", ".join(columns)},
                CASE WHEN %(count)s AND i.active AND k.secret_hash = %(digest)s AND k.revoked_at IS NULL
                          AND (k.expires_at IS NULL OR k.expires_at > %(now)s)
-                    THEN {count} END
-        FROM {key.db_table} k JOIN {institution.db_table} i ON i.id = k.institution_id
+                    THEN {counted} END
+        FROM {key.db_table} k JOIN {institution.db_table} i ON i.{institution.pk.column} = k.institution_id
         WHERE k.prefix = %(prefix)s
     """  # noqa: S608 (names from model metadata; values are parameters)
 
@@ -112,7 +117,9 @@ class InstitutionAPIKey(BearerKey):
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
 
-    objects = InstitutionAPIKeyQuerySet.as_manager()
+    rate: ratelimit.Hit | None = None  # set by InstitutionAPIKey.objects.authenticating
+
+    objects = InstitutionAPIKeyManager()
 
     class Meta(BearerKey.Meta):
         verbose_name = "institution API key"

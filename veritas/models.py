@@ -118,9 +118,12 @@ class BearerKey(models.Model):
     @property
     def state(self) -> str:
         """'active', 'revoked' or 'expired'."""
+        return self.state_at(timezone.now())
+
+    def state_at(self, now) -> str:
         if self.revoked_at is not None:
             return "revoked"
-        if self.expires_at is not None and self.expires_at <= timezone.now():
+        if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
 

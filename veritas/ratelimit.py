@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 FUNCTION = "veritas_rate_limit_hit"  # written out in migration veritas 0006
@@ -78,10 +78,12 @@ def _starts(lengths: Sequence[timedelta], now: datetime) -> str:
     return _array(window_start(now, length).isoformat() for length in lengths)
 
 
-def _async_commit() -> bool:
-    """Whether the count may commit without the WAL flush: only when its statement is its own
-    transaction (inside an atomic block, the setting would hold for every other write of it)."""
-    return not connection.in_atomic_block
+def commits_alone(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether a statement run now on ``using`` is its own transaction (autocommit, no atomic
+    block or transaction opened by hand), and so may commit without waiting for the WAL flush:
+    inside a transaction, ``SET LOCAL synchronous_commit = off`` would hold for every other write
+    of it. The rate-limit count and research's audit entry ask this."""
+    return connections[using].get_autocommit()
 
 
 def _check(windows: Sequence[Window]) -> None:
@@ -89,48 +91,41 @@ def _check(windows: Sequence[Window]) -> None:
         raise ValueError("a rate limit needs at least one window, each with a limit of at least 1")
 
 
-def counting(key_sql: str, limits_sql: str) -> str:
-    """A request counted, as a scalar subquery of a statement: e.g. the one that reads a key,
-    so that one round trip finds the key and counts its request. ``key_sql`` and
-    ``limits_sql`` (an ``integer[]``) may be columns of that statement; the rest of the
-    parameters come from ``counting_params``. Its value, jsonb, goes to ``decided``. Inside a
-    ``CASE WHEN``, only what the condition admits is counted."""
+def counting(
+    key_sql: str, limits_sql: str, lengths: Sequence[timedelta], now: datetime, *, using: str = DEFAULT_DB_ALIAS
+) -> tuple[str, dict]:
+    """A request counted at ``now``, as a scalar subquery of a statement on ``using``, and its
+    parameters: e.g. in the statement that reads a key, so that one round trip finds the key
+    and counts its request. ``key_sql`` (text) and ``limits_sql`` (``integer[]``, one limit per
+    window of ``lengths``) may be columns of that statement. Its value is jsonb (as text, the
+    way Django's connections load it) for ``decide``. Inside a ``CASE WHEN``, only what the
+    condition admits is counted."""
     # The caller's own SQL fragments (columns, placeholders); values are parameters.
-    call = f"{FUNCTION}({key_sql}, %(rate_starts)s, {limits_sql}, %(rate_async_commit)s)"
-    return f"(SELECT to_jsonb(h) FROM {call} h)"  # noqa: S608
-
-
-def counting_params(lengths: Sequence[timedelta], now: datetime) -> dict:
-    return {"rate_starts": _starts(lengths, now), "rate_async_commit": _async_commit()}
-
-
-HIT = "SELECT " + counting("%(rate_key)s", "%(rate_limits)s")
+    call = (
+        f"{FUNCTION}(({key_sql})::text, %(rate_starts)s::timestamptz[], ({limits_sql})::integer[],"
+        " %(rate_async_commit)s::boolean)"
+    )
+    params = {"rate_starts": _starts(lengths, now), "rate_async_commit": commits_alone(using)}
+    return f"(SELECT to_jsonb(h) FROM {call} h)", params  # noqa: S608
 
 
 def hit(key: str, windows: Sequence[Window], *, now: datetime | None = None) -> Hit:
     """Count one request of ``key`` against ``windows``: one statement."""
     _check(windows)
     now = now or timezone.now()
-    params = {
-        **counting_params([window.length for window in windows], now),
-        "rate_key": key,
-        "rate_limits": _array(str(window.limit) for window in windows),
-    }
+    count, params = counting("%(rate_key)s", "%(rate_limits)s", [window.length for window in windows], now)
+    params |= {"rate_key": key, "rate_limits": _array(str(window.limit) for window in windows)}
     with connection.cursor() as cursor:
-        cursor.execute(HIT, params)
-        (value,) = cursor.fetchone()
-    return decided(windows, value, now)
+        cursor.execute(f"SELECT {count}", params)
+        (counted,) = cursor.fetchone()
+    return decide(windows, counted, now)
 
 
-def decided(windows: Sequence[Window], value: str, now: datetime) -> Hit:
-    """The Hit of ``counting``'s value for a request counted at ``now``."""
-    counted = json.loads(value)
-    return decide(windows, counted["counts"], counted["admitted"], now)
-
-
-def decide(windows: Sequence[Window], counts: Sequence[int], admitted: bool, now: datetime) -> Hit:
-    """The Hit of a request counted at ``now``: its decision, and the window closest to its limit."""
-    _check(windows)
+def decide(windows: Sequence[Window], counted: str, now: datetime) -> Hit:
+    """The Hit of ``counting``'s value for a request counted at ``now``: its decision, and the
+    window closest to its limit."""
+    result = json.loads(counted)
+    counts, admitted = result["counts"], result["admitted"]
     ends = [window_start(now, window.length) + window.length for window in windows]
     # The binding window: the fewest requests left (the shorter one on a tie).
     binding = min(range(len(windows)), key=lambda i: (windows[i].limit - counts[i], windows[i].length))

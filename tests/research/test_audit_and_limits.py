@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.request import Request
 
-from research import audit
+from research import audit, views
 from research.auth import InstitutionRateThrottle
 from research.models import AuditLog, Institution, InstitutionAPIKey, UsageMetrics
 from tests.research.conftest import API, client_with, post_json
@@ -165,7 +165,7 @@ def test_the_query_that_reads_the_key_counts_the_request(owner_client, instituti
     owner_client.get(f"{API}/jobs/")  # the key's first use is recorded; later ones within a minute are not
 
     with CaptureQueriesContext(connection) as captured:
-        owner_client.get(f"{API}/jobs/")
+        assert owner_client.get(f"{API}/jobs/").status_code == 200
 
     counting = [query["sql"] for query in captured.captured_queries if "veritas_rate_limit_hit(" in query["sql"]]
     assert len(counting) == 1 and "research_institutionapikey" in counting[0]
@@ -191,9 +191,17 @@ def test_a_refused_key_spends_nothing_of_the_limit(institution, key_for, spoiled
     assert _counts(institution) == [1, 1]
 
 
+def test_a_view_without_the_limit_counts_nothing(owner_client, institution, monkeypatch):
+    monkeypatch.setattr(views.JobViewSet, "throttle_classes", [])
+
+    response = owner_client.get(f"{API}/jobs/")
+
+    assert response.status_code == 200 and "X-RateLimit-Limit" not in response
+    assert _counts(institution) is None
+
+
 def test_the_throttle_counts_a_request_its_authentication_did_not(institution, rf):
-    # A key that expired between the query that read it and the check of its secret: the
-    # query did not count the request, so the throttle does.
+    # Used on its own (no counting lookup before it), the throttle still counts.
     request = Request(rf.get(f"{API}/jobs/"))
     request._request.institution = institution
 

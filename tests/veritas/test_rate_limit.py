@@ -112,27 +112,27 @@ def test_concurrent_hits_never_exceed_the_limit():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_count_skips_the_wal_flush_only_when_it_is_its_own_transaction():
-    window, hour = [ratelimit.Window(5, timedelta(hours=1))], [timedelta(hours=1)]
+def test_a_count_skips_the_wal_flush_only_when_it_is_its_own_transaction(request):
+    window, hour = [ratelimit.Window(5, timedelta(hours=1))], timedelta(hours=1)
     now = datetime.now(UTC)
 
     def synchronous_commit(cursor) -> str:
         cursor.execute("SHOW synchronous_commit")
         return cursor.fetchone()[0]
 
-    assert ratelimit.counting_params(hour, now)["rate_async_commit"] is True
-    ratelimit.hit("a", window, now=now)
     with connection.cursor() as cursor:
-        assert synchronous_commit(cursor) == "on"  # SET LOCAL: the session keeps its setting
+        cursor.execute("SET synchronous_commit = remote_write")  # the session's own, not the default
+        request.addfinalizer(lambda: connection.cursor().execute("RESET synchronous_commit"))
+        assert ratelimit.commits_alone() is True
+        ratelimit.hit("a", window, now=now)
+        assert synchronous_commit(cursor) == "remote_write"  # SET LOCAL: the session keeps its setting
         with transaction.atomic():
-            assert ratelimit.counting_params(hour, now)["rate_async_commit"] is False
+            assert ratelimit.commits_alone() is False
             ratelimit.hit("a", window, now=now)
-            assert synchronous_commit(cursor) == "on"  # the block's other writes are flushed as ever
-        with transaction.atomic():  # what the function does to the transaction it is asked to end
-            cursor.execute(
-                "SELECT counts FROM veritas_rate_limit_hit('a', %s, '{5}', true)",
-                [[ratelimit.window_start(now, hour[0])]],
-            )
+            assert synchronous_commit(cursor) == "remote_write"  # the block's other writes: as ever
+        with transaction.atomic():  # what the function does to the transaction it is told is its own
+            start = ratelimit.window_start(now, hour)
+            cursor.execute("SELECT counts FROM veritas_rate_limit_hit('a', %s, '{5}', true)", [[start]])
             assert synchronous_commit(cursor) == "off"
 
     assert RateLimitCounter.objects.get(key="a").counts == [3]

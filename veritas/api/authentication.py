@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -35,11 +36,12 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         return parts
 
     @staticmethod
-    def verify(key, secret: str) -> None:
-        """401 unless ``key`` exists, ``secret`` is its own, and it is neither revoked nor expired."""
+    def verify(key, secret: str, *, now=None) -> None:
+        """401 unless ``key`` exists, ``secret`` is its own, and it is neither revoked nor expired
+        (at ``now``, by default the present)."""
         if key is None or not keys.matches(secret, key.secret_hash):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        if not key.is_active:
+        if key.state_at(now or timezone.now()) != "active":
             raise exceptions.AuthenticationFailed(_("Token expired or revoked."))
 
     def authenticate_header(self, request):

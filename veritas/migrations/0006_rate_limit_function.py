@@ -1,7 +1,9 @@
 # The rate-limit decision (veritas/ratelimit.py) as a PL/pgSQL function, so that it can be part
 # of another statement (research counts a request in the query that reads its key: one round
-# trip for both), and because PL/pgSQL plans the upsert once per connection, where the same
-# statement sent from Python was planned on every request (docs/research.md).
+# trip for both), and because PL/pgSQL prepares the upsert in each connection and keeps its plan,
+# where the same statement sent from Python was parsed and planned on every request
+# (docs/research.md). An unqualified name that is both a column and an OUT parameter (counts,
+# admitted) means the column.
 
 from django.db import migrations
 
@@ -17,6 +19,7 @@ CREATE FUNCTION veritas_rate_limit_hit(
     hit_key text, hit_starts timestamptz[], hit_limits integer[], async_commit boolean,
     OUT counts integer[], OUT admitted boolean
 ) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 BEGIN
     IF async_commit THEN  -- the caller's word that this call is its own transaction
         PERFORM set_config('synchronous_commit', 'off', true);
