@@ -1,0 +1,605 @@
+"""FRAMES: the consortium's research data (universities, people, teams, projects, the interfaces
+between them and the risk factors that say how much knowledge an interface loses), the factor
+models that weigh those factors, and the outcomes they are validated against. docs/frames.md.
+
+Who sees what is decided here, in one place (``visible_to``): researchers (the
+``frames.research`` permission) see everything; faculty see their university's data, and an
+interface whose other end is at their university; students see their own records. Writes go
+through frames/services.py, which audits them (veritas/audit.py).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
+from django.db.models.functions import Coalesce, Least
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
+
+# --- who the user is -------------------------------------------------------------------------
+
+
+def is_researcher(user) -> bool:
+    return user.is_authenticated and user.is_active and user.has_perm("frames.research")
+
+
+def faculty_university_id(user) -> int | None:
+    """The university the user is faculty at, or None (one query, cached on the user)."""
+    if not (user.is_authenticated and user.is_active):
+        return None
+    if not hasattr(user, "_frames_faculty_university"):
+        user._frames_faculty_university = (
+            Faculty.objects.filter(user=user, active=True).values_list("university_id", flat=True).first()
+        )
+    return user._frames_faculty_university
+
+
+class UniversityScopedQuerySet(models.QuerySet):
+    """Rows that belong to one university (``university`` field): all for researchers, their
+    university's for faculty, none for anyone else."""
+
+    def visible_to(self, user):
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        return self.none() if university is None else self.filter(university_id=university)
+
+
+# --- the consortium --------------------------------------------------------------------------
+
+
+class UniversityQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        return self.none() if university is None else self.filter(pk=university)
+
+
+class University(models.Model):
+    """One of the consortium's universities; one of them leads it (Cal Poly Pomona)."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text="A short stable id, e.g. cpp.")
+    name = models.CharField(max_length=200, unique=True)
+    is_lead = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    objects = UniversityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "universities"
+        permissions = [("research", "Research across the consortium: read everything, manage factors and models")]
+        constraints = [
+            models.UniqueConstraint(fields=["is_lead"], condition=Q(is_lead=True), name="frames_one_lead_university"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Faculty(models.Model):
+    """A faculty member (or researcher on staff) at a university; ``user`` is their login."""
+
+    university = models.ForeignKey(University, on_delete=models.PROTECT, related_name="faculty")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="frames_faculty"
+    )
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=100, blank=True, help_text="e.g. Principal Investigator.")
+    active = models.BooleanField(default=True)
+
+    objects = UniversityScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["university", "name"]
+        verbose_name_plural = "faculty"
+
+    def __str__(self):
+        return self.name
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A consortium project is visible to every faculty member."""
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        if university is None:
+            return self.none()
+        return self.filter(Q(university_id=university) | Q(university__isnull=True))
+
+
+class Project(models.Model):
+    """A university's project, or a consortium project (no university) such as PROVES."""
+
+    university = models.ForeignKey(
+        University,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="projects",
+        help_text="Empty for a consortium project.",
+    )
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=50, blank=True, help_text="e.g. consortium, jpl-contract, internal.")
+    is_collaborative = models.BooleanField(default=False)
+    duration_months = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["university", "name"], name="frames_project_name_unique", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Team(models.Model):
+    """A student team of a university, working on a project."""
+
+    university = models.ForeignKey(University, on_delete=models.PROTECT, related_name="teams")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="teams")
+    name = models.CharField(max_length=200)
+    discipline = models.CharField(max_length=100, blank=True, help_text="e.g. software, electrical, mission-ops.")
+
+    objects = UniversityScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["university", "name"]
+        constraints = [models.UniqueConstraint(fields=["university", "name"], name="frames_team_name_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+def status_of_terms(terms) -> Case:
+    """Student.status as SQL, from an expression of the terms remaining (the legacy rule)."""
+    return Case(
+        When(GreaterThanOrEqual(terms, Value(4)), then=Value("incoming")),
+        When(GreaterThanOrEqual(terms, Value(2)), then=Value("established")),
+        default=Value("outgoing"),
+        output_field=models.CharField(),
+    )
+
+
+class StudentQuerySet(UniversityScopedQuerySet):
+    def visible_to(self, user):
+        """Faculty and researchers as for other rows; a student sees their own record."""
+        scoped = super().visible_to(user)
+        if is_researcher(user) or faculty_university_id(user) is not None:
+            return scoped
+        return self.filter(user=user) if user.is_authenticated and user.is_active else self.none()
+
+
+class Student(models.Model):
+    """A student participant. ``status`` follows from ``terms_remaining`` (the legacy rule):
+    incoming with 4 or more, established with 2 or 3, outgoing below."""
+
+    class Status(models.TextChoices):
+        INCOMING = "incoming"
+        ESTABLISHED = "established"
+        OUTGOING = "outgoing"
+
+    university = models.ForeignKey(University, on_delete=models.PROTECT, related_name="students")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="frames_student"
+    )
+    name = models.CharField(max_length=200)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    expertise_area = models.CharField(max_length=100, blank=True)
+    graduation_term = models.CharField(max_length=20, blank=True, help_text="e.g. Spring 2027.")
+    terms_remaining = models.PositiveSmallIntegerField(default=4)
+    # Derived from terms_remaining (set on save, and by advance_term in SQL); a constraint keeps
+    # the two in step. Not a GeneratedField: its system check needs a database connection,
+    # which commands such as `embedded_db start` must run without.
+    status = models.CharField(max_length=12, choices=Status.choices, editable=False)
+    is_lead = models.BooleanField(default=False, help_text="Leads their team.")
+    active = models.BooleanField(default=True, help_text="Off once graduated.")
+    graduated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StudentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["university", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=status_of_terms(F("terms_remaining"))), name="frames_student_status_follows_terms"
+            ),
+            # One lead per team at a time.
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(is_lead=True, active=True), name="frames_one_lead_per_team"
+            ),
+            models.CheckConstraint(
+                condition=Q(active=True, graduated_at__isnull=True) | Q(active=False),
+                name="frames_student_graduated_inactive",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.status = status_of(self.terms_remaining)
+        super().save(*args, **kwargs)
+
+
+def status_of(terms_remaining: int) -> str:
+    if terms_remaining >= 4:
+        return Student.Status.INCOMING
+    return Student.Status.ESTABLISHED if terms_remaining >= 2 else Student.Status.OUTGOING
+
+
+class Departure(models.Model):
+    """A student who left a team when ``advance_term`` graduated them: who left which team."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="departures")
+    team = models.ForeignKey(Team, null=True, on_delete=models.SET_NULL, related_name="departures")
+    university = models.ForeignKey(University, on_delete=models.PROTECT, related_name="departures")
+    left_at = models.DateTimeField(default=timezone.now)
+    was_lead = models.BooleanField(default=False)
+
+    objects = UniversityScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-left_at", "-id"]
+
+    def __str__(self):
+        return f"{self.student} left {self.team or 'no team'}"
+
+
+# --- interfaces and risk factors --------------------------------------------------------------
+
+
+class EntityKind(models.TextChoices):
+    TEAM = "team"
+    FACULTY = "faculty"
+    STUDENT = "student"
+    PROJECT = "project"
+
+
+ENTITY_MODELS = {
+    EntityKind.TEAM: Team,
+    EntityKind.FACULTY: Faculty,
+    EntityKind.STUDENT: Student,
+    EntityKind.PROJECT: Project,
+}
+
+
+class InterfaceQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """An interface is visible at both of its ends' universities."""
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        if university is None:
+            return self.none()
+        return self.filter(Q(from_university_id=university) | Q(to_university_id=university))
+
+    def with_loss(self, model: "FactorModel"):
+        """Each interface annotated with ``loss`` under ``model``: min(1, sum of contribution x
+        weight over the model's enabled factors among the interface's current factor values),
+        0 without any, and ``level``. One aggregate in SQL for all of them, in exact decimals."""
+        return self.alias(
+            current=FilteredRelation("factor_values", condition=Q(factor_values__ended_at__isnull=True)),
+            weighing=FilteredRelation(
+                "current__factor__model_weights",
+                condition=Q(current__factor__model_weights__model=model, current__factor__model_weights__enabled=True),
+            ),
+        ).annotate(
+            loss=Least(
+                Value(Decimal(1)),
+                Coalesce(models.Sum(F("current__value__contribution") * F("weighing__weight")), Value(Decimal(0))),
+                output_field=LOSS_FIELD,
+            ),
+            level=level_of(F("loss")),
+        )
+
+
+LOSS_FIELD = models.DecimalField(max_digits=12, decimal_places=8)
+
+
+class Level(models.TextChoices):
+    """The legacy engine's levels: low < 0.15 <= moderate < 0.35 <= high < 0.60 <= critical."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+LEVEL_FLOORS = ((Level.CRITICAL, Decimal("0.60")), (Level.HIGH, Decimal("0.35")), (Level.MODERATE, Decimal("0.15")))
+
+
+def level_of(loss) -> Case:
+    """``loss`` (an expression) as a Level, in SQL."""
+    return Case(
+        *(When(GreaterThanOrEqual(loss, Value(floor)), then=Value(name)) for name, floor in LEVEL_FLOORS),
+        default=Value(Level.LOW),
+        output_field=models.CharField(),
+    )
+
+
+def level(loss: Decimal) -> str:
+    """The level of a loss, in Python (the same floors)."""
+    for name, floor in LEVEL_FLOORS:
+        if loss >= floor:
+            return name
+    return Level.LOW
+
+
+# Interface.cross_university as SQL: both ends' universities known, and different.
+CROSSES = ExpressionWrapper(
+    Q(from_university__isnull=False, to_university__isnull=False) & ~Q(from_university=F("to_university")),
+    output_field=models.BooleanField(),
+)
+
+
+class Interface(models.Model):
+    """A link between two entities (team, faculty, student or project). The universities at its
+    ends come from the entities (a consortium project has none); ``cross_university`` when both
+    are known and differ."""
+
+    class Type(models.TextChoices):
+        CONCURRENT = "concurrent"
+        EXTERNAL = "external"
+        INTERGENERATIONAL = "intergenerational"
+
+    class Bond(models.TextChoices):
+        CODIFIED_STRONG = "codified-strong"
+        CODIFIED_MODERATE = "codified-moderate"
+        INSTITUTIONAL_WEAK = "institutional-weak"
+        FRAGILE_TEMPORARY = "fragile-temporary"
+
+    from_kind = models.CharField(max_length=10, choices=EntityKind.choices)
+    from_id = models.PositiveBigIntegerField()
+    to_kind = models.CharField(max_length=10, choices=EntityKind.choices)
+    to_id = models.PositiveBigIntegerField()
+    interface_type = models.CharField(max_length=20, choices=Type.choices)
+    bond_type = models.CharField(max_length=20, choices=Bond.choices, blank=True)
+    from_university = models.ForeignKey(
+        University, null=True, blank=True, on_delete=models.PROTECT, related_name="interfaces_from"
+    )
+    to_university = models.ForeignKey(
+        University, null=True, blank=True, on_delete=models.PROTECT, related_name="interfaces_to"
+    )
+    # Derived from the ends' universities on save; a constraint keeps it in step.
+    cross_university = models.BooleanField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InterfaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_kind=F("to_kind"), from_id=F("to_id")), name="frames_interface_two_ends"
+            ),
+            models.CheckConstraint(condition=Q(cross_university=CROSSES), name="frames_interface_cross_follows_ends"),
+            models.UniqueConstraint(
+                fields=["from_kind", "from_id", "to_kind", "to_id", "interface_type"], name="frames_interface_unique"
+            ),
+        ]
+        indexes = [
+            # visible_to: an interface by either end's university.
+            models.Index(fields=["from_university"], name="frames_interface_from_uni"),
+            models.Index(fields=["to_university"], name="frames_interface_to_uni"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_kind} {self.from_id} -> {self.to_kind} {self.to_id} ({self.interface_type})"
+
+    def save(self, *args, **kwargs):
+        ends = (self.from_university_id, self.to_university_id)
+        self.cross_university = None not in ends and ends[0] != ends[1]
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def between(cls, source, target, interface_type: str, **fields) -> "Interface":
+        """An (unsaved) interface from one entity (a Team, Faculty, Student or Project) to
+        another, the universities at its ends taken from them."""
+        kinds = {model: kind for kind, model in ENTITY_MODELS.items()}
+        return cls(
+            from_kind=kinds[type(source)],
+            from_id=source.pk,
+            from_university_id=source.university_id,
+            to_kind=kinds[type(target)],
+            to_id=target.pk,
+            to_university_id=target.university_id,
+            interface_type=interface_type,
+            **fields,
+        )
+
+
+class RiskFactor(models.Model):
+    """Something about an interface that makes it lose knowledge (e.g. knowledge type)."""
+
+    class Category(models.TextChoices):
+        NDA_DIMENSION = "NDA_Dimension", "NDA dimension"
+        INTERFACE_PROPERTY = "Interface_Property", "interface property"
+        ENTITY_ATTRIBUTE = "Entity_Attribute", "entity attribute"
+
+    class Confidence(models.TextChoices):
+        ESTABLISHED = "established"
+        PROVISIONAL = "provisional"
+        EXPLORATORY = "exploratory"
+
+    name = models.SlugField(max_length=64, unique=True, help_text="A stable id, e.g. knowledge_type.")
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    confidence = models.CharField(max_length=12, choices=Confidence.choices, default=Confidence.PROVISIONAL)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.display_name
+
+
+class FactorValue(models.Model):
+    """One value a factor can take, and how much of an interface's knowledge it loses (0 to 1)."""
+
+    factor = models.ForeignKey(RiskFactor, on_delete=models.CASCADE, related_name="values")
+    name = models.SlugField(max_length=64)
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    contribution = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="The energy loss this value contributes, 0 to 1.",
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["factor", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["factor", "name"], name="frames_factor_value_name_unique"),
+            # The target of InterfaceFactorValue's (value, factor) foreign key (migration 0001).
+            models.UniqueConstraint(fields=["id", "factor"], name="frames_factor_value_id_factor"),
+            models.CheckConstraint(
+                condition=Q(contribution__gte=0, contribution__lte=1), name="frames_contribution_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.factor.name}: {self.name}"
+
+
+class InterfaceFactorValue(models.Model):
+    """An interface's value of a factor from ``assigned_at``; assigning another ends it
+    (``ended_at``), so the history stays and one value per interface and factor is current."""
+
+    interface = models.ForeignKey(Interface, on_delete=models.CASCADE, related_name="factor_values")
+    factor = models.ForeignKey(RiskFactor, on_delete=models.PROTECT, related_name="interface_values")
+    value = models.ForeignKey(FactorValue, on_delete=models.PROTECT, related_name="interface_values")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["interface", "factor", "-assigned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interface", "factor"], condition=Q(ended_at__isnull=True), name="frames_one_current_value"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("assigned_at")), name="frames_value_period"
+            ),
+        ]
+
+    def __str__(self):
+        return f"interface {self.interface_id}: {self.value}"
+
+
+class FactorModelQuerySet(models.QuerySet):
+    def active(self) -> "FactorModel | None":
+        return self.filter(is_active=True).first()
+
+
+class FactorModel(models.Model):
+    """A hypothesis about which factors matter: a weight per factor. Exactly one is active."""
+
+    class ValidationStatus(models.TextChoices):
+        TESTING = "testing"
+        VALIDATED = "validated"
+        REJECTED = "rejected"
+
+    name = models.SlugField(max_length=64, unique=True)
+    display_name = models.CharField(max_length=200)
+    hypothesis = models.TextField(blank=True)
+    is_baseline = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=False)
+    validation_status = models.CharField(
+        max_length=10, choices=ValidationStatus.choices, default=ValidationStatus.TESTING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = FactorModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="frames_one_active_model"),
+        ]
+
+    def __str__(self):
+        return self.display_name
+
+
+class ModelFactor(models.Model):
+    """A factor's weight (0 to 2; 1 is neutral) in a model; a disabled factor does not count."""
+
+    model = models.ForeignKey(FactorModel, on_delete=models.CASCADE, related_name="weights")
+    factor = models.ForeignKey(RiskFactor, on_delete=models.PROTECT, related_name="model_weights")
+    weight = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal(1), validators=[MinValueValidator(0), MaxValueValidator(2)]
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["model", "factor"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "factor"], name="frames_model_factor_unique"),
+            models.CheckConstraint(condition=Q(weight__gte=0, weight__lte=2), name="frames_weight_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.model.name}: {self.factor.name} x {self.weight}"
+
+
+class Outcome(models.Model):
+    """What happened to a university's project in a cohort: a mission or the program succeeded or not."""
+
+    class Type(models.TextChoices):
+        MISSION_SUCCESS = "mission_success"
+        PROGRAM_SUCCESS = "program_success"
+
+    university = models.ForeignKey(University, on_delete=models.PROTECT, related_name="outcomes")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="outcomes")
+    outcome_type = models.CharField(max_length=20, choices=Type.choices)
+    success = models.BooleanField()
+    cohort_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = UniversityScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-cohort_year", "id"]
+
+    def __str__(self):
+        return f"{self.get_outcome_type_display()} {self.cohort_year or ''}: {'success' if self.success else 'failure'}"
+
+
+class ModelValidation(models.Model):
+    """One outcome of one validation run of a model: the risk the model predicted for the
+    outcome's project and whether knowledge was actually lost (the outcome failed)."""
+
+    model = models.ForeignKey(FactorModel, on_delete=models.CASCADE, related_name="validations")
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="validations")
+    run = models.UUIDField(help_text="The validation run this row belongs to.")
+    predicted_risk = models.DecimalField(max_digits=12, decimal_places=8)
+    actual_loss = models.BooleanField(help_text="The outcome failed.")
+    validated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-validated_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "outcome"], name="frames_validation_once_per_run"),
+            models.CheckConstraint(
+                condition=Q(predicted_risk__gte=0, predicted_risk__lte=1), name="frames_predicted_risk_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "-validated_at"], name="frames_validation_latest")]
+
+    def __str__(self):
+        return f"{self.model.name} on outcome {self.outcome_id}: {self.predicted_risk}"

@@ -1,0 +1,249 @@
+"""Every write of FRAMES: the API, the admin and the commands call these, so each write is
+checked, audited (veritas/audit.py) and done the same way whichever door it came through.
+
+Acting on what one may not is ``PermissionDenied`` (403); callers check *visibility* (a 404)
+before calling. Bad values are Django ``ValidationError``s keyed by field (400).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from frames import selectors
+from frames.models import (
+    Departure,
+    FactorModel,
+    FactorValue,
+    Interface,
+    InterfaceFactorValue,
+    ModelValidation,
+    Outcome,
+    Student,
+    University,
+    faculty_university_id,
+    is_researcher,
+    status_of_terms,
+)
+from veritas import audit
+
+# --- who may write -----------------------------------------------------------------------------
+
+
+def may_write_university(actor, university_id: int | None) -> bool:
+    """Researchers anywhere; faculty at their own university."""
+    return is_researcher(actor) or (university_id is not None and faculty_university_id(actor) == university_id)
+
+
+def may_write_interface(actor, interface: Interface) -> bool:
+    """Faculty at either end's university (a cross-university interface belongs to both)."""
+    return is_researcher(actor) or faculty_university_id(actor) in {
+        interface.from_university_id,
+        interface.to_university_id,
+    } - {None}
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+# --- factor values and models ------------------------------------------------------------------
+
+
+@transaction.atomic
+def assign_factor_value(*, actor, interface: Interface, value: FactorValue) -> InterfaceFactorValue:
+    """Give ``interface`` this value of its factor from now on; the value it had ends now (the
+    history stays). Assigning the value it already has changes nothing."""
+    _require(may_write_interface(actor, interface), "Only faculty at either end, or researchers, may change it.")
+    now = timezone.now()
+    current = (
+        InterfaceFactorValue.objects.select_for_update()
+        .select_related("value")
+        .filter(interface=interface, factor_id=value.factor_id, ended_at__isnull=True)
+        .first()
+    )
+    if current is not None and current.value_id == value.pk:
+        return current
+    if current is not None:
+        current.ended_at = now
+        current.save(update_fields=["ended_at"])
+    assigned = InterfaceFactorValue.objects.create(
+        interface=interface, factor_id=value.factor_id, value=value, assigned_at=now
+    )
+    audit.record(
+        "assign factor value",
+        actor=actor,
+        obj=interface,
+        changes={
+            "before": {value.factor.name: current.value.name if current else None},
+            "after": {value.factor.name: value.name},
+        },
+    )
+    return assigned
+
+
+@transaction.atomic
+def activate_model(*, actor, model: FactorModel) -> FactorModel:
+    """Make ``model`` the one active model (the previous one stops being active)."""
+    _require(is_researcher(actor), "Only researchers may change the active model.")
+    previous = FactorModel.objects.select_for_update().filter(is_active=True).exclude(pk=model.pk).first()
+    if previous is None and model.is_active:
+        return model
+    if previous is not None:
+        FactorModel.objects.filter(pk=previous.pk).update(is_active=False)
+    FactorModel.objects.filter(pk=model.pk).update(is_active=True)
+    model.is_active = True
+    audit.record(
+        "activate",
+        actor=actor,
+        obj=model,
+        changes={
+            "before": {"active model": previous.name if previous else None},
+            "after": {"active model": model.name},
+        },
+    )
+    return model
+
+
+@transaction.atomic
+def set_validation_status(*, actor, model: FactorModel, status: str) -> FactorModel:
+    """A researcher's judgement of a model: testing, validated or rejected."""
+    _require(is_researcher(actor), "Only researchers may change a model's validation status.")
+    if status not in FactorModel.ValidationStatus.values:
+        raise ValidationError({"validation_status": [f"One of: {', '.join(FactorModel.ValidationStatus.values)}."]})
+    if status == model.validation_status:
+        return model
+    before = model.validation_status
+    model.validation_status = status
+    model.save(update_fields=["validation_status"])
+    audit.record(
+        "update",
+        actor=actor,
+        obj=model,
+        changes={"before": {"validation_status": before}, "after": {"validation_status": status}},
+    )
+    return model
+
+
+# --- terms ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermAdvanced:
+    advanced: int  # active students who move on a term
+    graduated: int  # of whom reached their last term's end: inactive now, recorded as departures
+
+
+@transaction.atomic
+def advance_term(*, actor, university: University) -> TermAdvanced:
+    """The university's term ends: every active student has a term fewer; those with none left
+    graduate (inactive, ``graduated_at``, no longer a lead) and a Departure records which team
+    each left. Three statements whatever the number of students, all or nothing, audited."""
+    _require(may_write_university(actor, university.pk), "Only the university's faculty, or researchers, may.")
+    now = timezone.now()
+    students = Student.objects.select_for_update().filter(university=university, active=True)
+    leaving = students.filter(terms_remaining__lte=1)
+    departures = Departure.objects.bulk_create(
+        Departure(student_id=pk, team_id=team, university=university, left_at=now, was_lead=lead)
+        for pk, team, lead in leaving.values_list("pk", "team_id", "is_lead")
+    )
+    graduates = Q(terms_remaining__lte=1)
+    remaining = Case(When(graduates, then=Value(0)), default=F("terms_remaining") - 1)
+    advanced = students.update(
+        terms_remaining=remaining,
+        status=status_of_terms(remaining),  # of the new count (an UPDATE reads the old values)
+        active=Case(When(graduates, then=Value(False)), default=Value(True)),
+        graduated_at=Case(When(graduates, then=Value(now)), default=None),
+        is_lead=Case(When(graduates, then=Value(False)), default=F("is_lead")),
+    )
+    result = TermAdvanced(advanced=advanced, graduated=len(departures))
+    audit.record(
+        "advance term",
+        actor=actor,
+        obj=university,
+        changes={"counts": {"advanced": advanced, "graduated": result.graduated}},
+    )
+    return result
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+MIN_OUTCOMES = 30  # fewer outcomes than this, or fewer than MIN_PER_CLASS of either kind: no conclusion
+MIN_PER_CLASS = 5
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    run: uuid.UUID
+    n: int
+    failures: int
+    roc_auc: float | None  # None when only one kind of outcome is present
+    brier: float | None
+    accuracy: float | None
+    threshold: Decimal
+    warning: str
+
+
+@transaction.atomic
+def validate_model(*, actor, model: FactorModel, threshold: Decimal = Decimal("0.35")) -> ValidationReport:
+    """Predict each recorded outcome's project risk with ``model``, compare it with what
+    happened (a failed outcome is knowledge lost), store a ModelValidation per outcome and
+    report ROC AUC, Brier score, accuracy at ``threshold`` and n, with a warning when n is too
+    small to conclude. Outcomes without a project, or whose project has no interfaces, are left
+    out (and counted in the warning)."""
+    _require(is_researcher(actor), "Only researchers may validate a model.")
+    risks = selectors.project_risk(model)
+    outcomes = list(Outcome.objects.order_by("pk"))
+    usable = [o for o in outcomes if o.project_id in risks]
+    run, now = uuid.uuid4(), timezone.now()
+    ModelValidation.objects.bulk_create(
+        ModelValidation(
+            model=model,
+            outcome=o,
+            run=run,
+            predicted_risk=risks[o.project_id],
+            actual_loss=not o.success,
+            validated_at=now,
+        )
+        for o in usable
+    )
+    predicted = [float(risks[o.project_id]) for o in usable]
+    actual = [int(not o.success) for o in usable]
+    report = _metrics(run, predicted, actual, threshold, left_out=len(outcomes) - len(usable))
+    audit.record(
+        "validate",
+        actor=actor,
+        obj=model,
+        changes={"after": {"run": str(run), "n": report.n, "roc_auc": report.roc_auc, "brier": report.brier}},
+    )
+    return report
+
+
+def _metrics(run, predicted: list[float], actual: list[int], threshold: Decimal, *, left_out: int) -> ValidationReport:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    n, failures = len(actual), sum(actual)
+    both = 0 < failures < n
+    roc_auc = float(roc_auc_score(actual, predicted)) if both else None
+    brier = float(brier_score_loss(actual, predicted)) if n else None
+    accuracy = (
+        sum((p >= float(threshold)) == bool(a) for p, a in zip(predicted, actual, strict=True)) / n if n else None
+    )
+    problems = []
+    if n < MIN_OUTCOMES:
+        problems.append(f"only {n} outcomes (at least {MIN_OUTCOMES} are needed)")
+    if min(failures, n - failures) < MIN_PER_CLASS:
+        problems.append(
+            f"{failures} failures and {n - failures} successes (at least {MIN_PER_CLASS} of each are needed)"
+        )
+    warning = f"Too little data to conclude: {'; '.join(problems)}." if problems else ""
+    if left_out:
+        warning = f"{warning} {left_out} outcomes were left out (no project, or a project without interfaces).".strip()
+    return ValidationReport(run, n, failures, roc_auc, brier, accuracy, threshold, warning)
