@@ -397,8 +397,7 @@ class Interface(models.Model):
         return f"{self.from_kind} {self.from_id} -> {self.to_kind} {self.to_id} ({self.interface_type})"
 
     def save(self, *args, **kwargs):
-        ends = (self.from_university_id, self.to_university_id)
-        self.cross_university = None not in ends and ends[0] != ends[1]
+        self.cross_university = self.ends_cross()
         super().save(*args, **kwargs)
 
     @classmethod
@@ -406,7 +405,7 @@ class Interface(models.Model):
         """An (unsaved) interface from one entity (a Team, Faculty, Student or Project) to
         another, the universities at its ends taken from them."""
         kinds = {model: kind for kind, model in ENTITY_MODELS.items()}
-        return cls(
+        interface = cls(
             from_kind=kinds[type(source)],
             from_id=source.pk,
             from_university_id=source.university_id,
@@ -416,6 +415,13 @@ class Interface(models.Model):
             interface_type=interface_type,
             **fields,
         )
+        interface.cross_university = interface.ends_cross()  # set for bulk_create too
+        return interface
+
+    def ends_cross(self) -> bool:
+        """Both ends' universities known, and different (CROSSES, in Python)."""
+        ends = (self.from_university_id, self.to_university_id)
+        return None not in ends and ends[0] != ends[1]
 
 
 class RiskFactor(models.Model):
