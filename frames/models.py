@@ -506,11 +506,6 @@ class InterfaceFactorValue(models.Model):
         return f"interface {self.interface_id}: {self.value}"
 
 
-class FactorModelQuerySet(models.QuerySet):
-    def active(self) -> "FactorModel | None":
-        return self.filter(is_active=True).first()
-
-
 class FactorModel(models.Model):
     """A hypothesis about which factors matter: a weight per factor. Exactly one is active."""
 
@@ -528,8 +523,6 @@ class FactorModel(models.Model):
         max_length=10, choices=ValidationStatus.choices, default=ValidationStatus.TESTING
     )
     created_at = models.DateTimeField(default=timezone.now)
-
-    objects = FactorModelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

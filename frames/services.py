@@ -148,8 +148,9 @@ def advance_term(*, actor, university: University) -> TermAdvanced:
     each left. Three statements whatever the number of students, all or nothing, audited."""
     _require(may_write_university(actor, university.pk), "Only the university's faculty, or researchers, may.")
     now = timezone.now()
-    students = Student.objects.select_for_update().filter(university=university, active=True)
-    leaving = students.filter(terms_remaining__lte=1)
+    students = Student.objects.filter(university=university, active=True)
+    # Locked as read: a concurrent advance_term waits, then no longer finds them (graduated).
+    leaving = students.select_for_update().filter(terms_remaining__lte=1)
     departures = Departure.objects.bulk_create(
         Departure(student_id=pk, team_id=team, university=university, left_at=now, was_lead=lead)
         for pk, team, lead in leaving.values_list("pk", "team_id", "is_lead")
