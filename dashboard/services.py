@@ -36,42 +36,6 @@ MODULE_FIELDS = ["subject", "code", "name", "order", "description", "prerequisit
 ASSESSMENT_FIELDS = ["kind", "subject", "concept_modules", "score", "max_score", "taken_at", "comment"]
 
 
-def _assign(instance, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
-    """Set the plain fields of ``data`` on ``instance``; returns the many-to-many ones."""
-    many = {}
-    for name in allowed:
-        if name not in data:
-            continue
-        if instance._meta.get_field(name).many_to_many:
-            many[name] = list(data[name])
-        else:
-            setattr(instance, name, data[name])
-    return many
-
-
-def _save(instance, many: Mapping[str, list]) -> None:
-    instance.full_clean()
-    instance.save()
-    for name, values in many.items():
-        getattr(instance, name).set(values)
-
-
-def _write(*, actor, instance, data: Mapping[str, Any], fields: list[str], check=None, scope=None):
-    """Create or change ``instance`` from ``data`` (``check(instance, many)`` may refuse it
-    first) and audit it: the new values, or those that changed."""
-    creating = instance.pk is None
-    before = {} if creating else audit.snapshot(instance, fields)
-    many = _assign(instance, data, fields)
-    if check is not None:
-        check(instance, many)
-    _save(instance, many)
-    after = audit.snapshot(instance, fields)
-    changes = {"after": after} if creating else audit.diff(before, after)
-    if changes["after"]:
-        audit.record("create" if creating else "update", actor=actor, obj=instance, changes=changes, scope=scope)
-    return instance
-
-
 # --- students ----------------------------------------------------------------------------------
 
 
@@ -92,7 +56,7 @@ def create_student(*, actor, data: Mapping[str, Any], cohorts: Iterable[Cohort] 
         # As in update_student: whoever is linked sees the record as their own.
         raise PermissionDenied("Linking a student to a login needs the dashboard.change_student permission.")
     student = Student()
-    _save(student, _assign(student, data, STUDENT_FIELDS))
+    audit.save(student, audit.assign(student, data, STUDENT_FIELDS))
     for cohort in cohorts:
         cohort.students.add(student)
     audit.record(
@@ -115,7 +79,7 @@ def update_student(*, actor, student: Student, data: Mapping[str, Any]) -> Stude
     _require_teaching(actor, student)
     if "user" in data and not is_dashboard_admin(actor, "change"):
         raise PermissionDenied("Linking a student to a login needs the dashboard.change_student permission.")
-    return _write(actor=actor, instance=student, data=data, fields=STUDENT_FIELDS, scope=student)
+    return audit.write(actor=actor, instance=student, data=data, fields=STUDENT_FIELDS, scope=student)
 
 
 @transaction.atomic
@@ -138,14 +102,13 @@ def _require_admin(actor, action: str, model: str) -> None:
 @transaction.atomic
 def save_cohort(*, actor, data: Mapping[str, Any], cohort: Cohort | None = None) -> Cohort:
     _require_admin(actor, "add" if cohort is None else "change", "cohort")
-    return _write(actor=actor, instance=cohort or Cohort(), data=data, fields=COHORT_FIELDS)
+    return audit.write(actor=actor, instance=cohort or Cohort(), data=data, fields=COHORT_FIELDS)
 
 
 @transaction.atomic
 def delete_cohort(*, actor, cohort: Cohort) -> None:
     _require_admin(actor, "delete", "cohort")
-    audit.record("delete", actor=actor, obj=cohort, changes={"before": audit.snapshot(cohort, COHORT_FIELDS)})
-    cohort.delete()
+    audit.delete(actor=actor, instance=cohort, fields=COHORT_FIELDS)
 
 
 def prerequisite_cycle(module: ConceptModule, prerequisites: Iterable[ConceptModule]) -> list[str] | None:
@@ -184,7 +147,7 @@ def _refuse_cycles(module: ConceptModule, many: Mapping[str, list]) -> None:
 @transaction.atomic
 def save_module(*, actor, data: Mapping[str, Any], module: ConceptModule | None = None) -> ConceptModule:
     _require_admin(actor, "add" if module is None else "change", "conceptmodule")
-    return _write(
+    return audit.write(
         actor=actor, instance=module or ConceptModule(), data=data, fields=MODULE_FIELDS, check=_refuse_cycles
     )
 
@@ -192,8 +155,7 @@ def save_module(*, actor, data: Mapping[str, Any], module: ConceptModule | None 
 @transaction.atomic
 def delete_module(*, actor, module: ConceptModule) -> None:
     _require_admin(actor, "delete", "conceptmodule")
-    audit.record("delete", actor=actor, obj=module, changes={"before": audit.snapshot(module, MODULE_FIELDS)})
-    module.delete()  # its performance records go with it; assessments keep their other modules
+    audit.delete(actor=actor, instance=module, fields=MODULE_FIELDS)  # its performance records go with it
 
 
 # --- assessments --------------------------------------------------------------------------------
@@ -208,8 +170,8 @@ def record_assessment(*, actor, student: Student, data: Mapping[str, Any]) -> As
     """``add_assessment``: one assessment, the student's records updated."""
     _require_teaching(actor, student)
     assessment = AssessmentLog(student=student, recorded_by=actor if actor and actor.is_authenticated else None)
-    many = _assign(assessment, data, ASSESSMENT_FIELDS)
-    _save(assessment, many)
+    many = audit.assign(assessment, data, ASSESSMENT_FIELDS)
+    audit.save(assessment, many)
     performance.merge_inserted([assessment.pk], students=[student.pk])
     audit.record(
         "create",
@@ -228,8 +190,8 @@ def correct_assessment(*, actor, assessment: AssessmentLog, data: Mapping[str, A
     before = audit.snapshot(assessment, ASSESSMENT_FIELDS)
     touched = performance.Touched()
     _touch(touched, assessment, before["concept_modules"])
-    many = _assign(assessment, data, ASSESSMENT_FIELDS)
-    _save(assessment, many)
+    many = audit.assign(assessment, data, ASSESSMENT_FIELDS)
+    audit.save(assessment, many)
     after = audit.snapshot(assessment, ASSESSMENT_FIELDS)
     _touch(touched, assessment, after["concept_modules"])
     performance.refresh(touched)

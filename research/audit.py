@@ -3,8 +3,6 @@
 as its URL pattern, and one statement that appends the audit entry and counts the request in
 the day's usage row."""
 
-# ruff: noqa: S608 (table names come from model metadata; values are parameters)
-
 from __future__ import annotations
 
 import json
@@ -19,7 +17,6 @@ import orjson
 from django.db import connection
 from pydantic import BaseModel
 
-from research.models import AuditLog, UsageMetrics
 from veritas import ratelimit
 
 BODY_LIMIT = 10 * 1024  # characters of the stored body
@@ -143,38 +140,23 @@ class Entry:
     user_agent: str
 
 
-AUDIT = AuditLog._meta.db_table
-USAGE = UsageMetrics._meta.db_table
-
-_RECORD = f"""
-    WITH entry AS (
-        INSERT INTO {AUDIT} (at, trace_id, request_id, institution_id, key_prefix, method, route, status,
-                             duration_ms, body, body_bytes, body_truncated, client_address, user_agent)
-        VALUES (%(at)s, %(trace_id)s, %(request_id)s, %(institution_id)s, %(key_prefix)s, %(method)s, %(route)s,
-                %(status)s, %(duration_ms)s, %(body)s, %(body_bytes)s, %(body_truncated)s, %(client_address)s,
-                %(user_agent)s)
-    )
-    INSERT INTO {USAGE} (institution_id, route, day, requests, errors, total_ms, max_ms)
-    SELECT %(institution_id)s, %(route)s, %(at)s::date, 1, %(error)s, %(duration_ms)s, %(duration_ms)s
-    WHERE %(institution_id)s::bigint IS NOT NULL
-    ON CONFLICT (institution_id, day, route) DO UPDATE SET
-        requests = {USAGE}.requests + 1,
-        errors = {USAGE}.errors + EXCLUDED.errors,
-        total_ms = {USAGE}.total_ms + EXCLUDED.total_ms,
-        max_ms = greatest({USAGE}.max_ms, EXCLUDED.max_ms)
-"""
-
-_WITHOUT_FLUSH = "SET LOCAL synchronous_commit = off; "
+# research_audit_record (migration research 0003): the entry and the usage count, in this order.
+_RECORD = "SELECT research_audit_record(" + ", ".join(["%s"] * 15) + ")"
 
 
 def record(entry: Entry, at: datetime) -> None:
     """Append the entry and count the request in its institution's usage for the day (UTC):
     one statement, so both happen or neither. Committed without waiting for the WAL flush
-    (as the rate-limit counters are): a crash of the database server, not of the application,
-    may lose the last fraction of a second of entries (3 x wal_writer_delay at most), never
-    part of one; a request saves the flush (docs/research.md)."""
-    params = {**entry.__dict__, "at": at, "error": int(entry.status >= 400)}
+    (as the rate-limit counters are) when the statement is its own transaction: a crash of the
+    database server, not of the application, may lose the last fraction of a second of entries
+    (3 x wal_writer_delay at most), never part of one; a request saves the flush
+    (docs/research.md)."""
     with connection.cursor() as cursor:
-        # SET LOCAL in the same query string: one round trip, one implicit transaction. Inside a
-        # transaction the setting would hold for its other writes: then it is left out.
-        cursor.execute(_WITHOUT_FLUSH + _RECORD if ratelimit.commits_alone() else _RECORD, params)
+        cursor.execute(
+            _RECORD,
+            [
+                at, entry.trace_id, entry.request_id, entry.institution_id, entry.key_prefix, entry.method,
+                entry.route, entry.status, entry.duration_ms, entry.body, entry.body_bytes, entry.body_truncated,
+                entry.client_address, entry.user_agent, ratelimit.commits_alone(),
+            ],
+        )  # fmt: skip

@@ -57,3 +57,9 @@ def aged_audit_entries(*days: int):
         for d in days
     )
     return now
+
+
+def synchronous_commit(cursor) -> str:
+    """The session's synchronous_commit setting as the database sees it now."""
+    cursor.execute("SHOW synchronous_commit")
+    return cursor.fetchone()[0]

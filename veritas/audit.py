@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import getpass
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -153,6 +153,55 @@ def record(
         request_id=(get_request_id() or "") if context.via in (ActionLog.Via.API, ActionLog.Via.ADMIN) else "",
         client_address=context.client_address,
     )
+
+
+# --- audited writes of a model instance from validated data (the apps' services use these) -------
+
+
+def assign(instance: models.Model, data: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, list]:
+    """Set the plain fields of ``data`` among ``allowed`` on ``instance``; returns the
+    many-to-many ones (set by ``save`` once the instance has a key)."""
+    many = {}
+    for name in allowed:
+        if name not in data:
+            continue
+        if instance._meta.get_field(name).many_to_many:
+            many[name] = list(data[name])
+        else:
+            setattr(instance, name, data[name])
+    return many
+
+
+def save(instance: models.Model, many: Mapping[str, list]) -> None:
+    """Validate (the model's own rules: ``full_clean``), save, then set the many-to-many fields."""
+    instance.full_clean()
+    instance.save()
+    for name, values in many.items():
+        getattr(instance, name).set(values)
+
+
+def write(*, actor, instance: models.Model, data: Mapping[str, Any], fields: list[str], check=None, scope=None):
+    """Create or change ``instance`` from ``data`` (``check(instance, many)`` may refuse it
+    first) and record it: the new values, or those that changed (nothing changed: no entry).
+    Call it inside the service's transaction."""
+    creating = instance.pk is None
+    before = {} if creating else snapshot(instance, fields)
+    many = assign(instance, data, fields)
+    if check is not None:
+        check(instance, many)
+    save(instance, many)
+    after = snapshot(instance, fields)
+    changes = {"after": after} if creating else diff(before, after)
+    if changes["after"]:
+        record("create" if creating else "update", actor=actor, obj=instance, changes=changes, scope=scope)
+    return instance
+
+
+def delete(*, actor, instance: models.Model, fields: list[str], scope=None) -> None:
+    """Record the deletion of ``instance`` with its values, then delete it (in the caller's
+    transaction)."""
+    record("delete", actor=actor, obj=instance, changes={"before": snapshot(instance, fields)}, scope=scope)
+    instance.delete()
 
 
 def _os_user() -> str:

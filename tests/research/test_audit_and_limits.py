@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from research import audit, views
 from research.auth import InstitutionRateThrottle
 from research.models import AuditLog, Institution, InstitutionAPIKey, UsageMetrics
+from tests.helpers import synchronous_commit
 from tests.research.conftest import API, client_with, post_json
 from veritas import keys
 from veritas.models import RateLimitCounter
@@ -249,3 +250,44 @@ def test_routes_read_as_people_write_them(pattern, route):
 def test_secret_key_names():
     assert all(map(audit.is_secret_key, ["password", "API-Key", "apikey", "client_secret", "x_auth_token"]))
     assert not any(map(audit.is_secret_key, ["author", "name", "k_nn", "weight", "authority"]))
+
+
+def _entry(institution, status=200, route="jobs/") -> audit.Entry:
+    return audit.Entry(
+        trace_id="tamu_20261123_0123abcd", request_id="r1", institution_id=institution.pk, key_prefix="vri_x",
+        method="GET", route=route, status=status, duration_ms=2.5, body="", body_bytes=0, body_truncated=False,
+        client_address="192.0.2.7", user_agent="pytest",
+    )  # fmt: skip
+
+
+def test_record_writes_the_entry_and_the_usage_of_its_utc_day(institution):
+    from datetime import UTC, datetime
+
+    late = datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC)
+    audit.record(_entry(institution), late)
+    audit.record(_entry(institution, status=404), late + timedelta(seconds=2))
+
+    assert [(e.at, e.status, e.client_address) for e in AuditLog.objects.order_by("at")] == [
+        (late, 200, "192.0.2.7"),
+        (late + timedelta(seconds=2), 404, "192.0.2.7"),
+    ]
+    days = {u.day.isoformat(): (u.requests, u.errors, u.total_ms, u.max_ms) for u in UsageMetrics.objects.all()}
+    assert days == {"2026-11-23": (1, 0, 2.5, 2.5), "2026-11-24": (1, 1, 2.5, 2.5)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_skips_the_wal_flush_only_when_it_is_its_own_transaction(institution, request, monkeypatch):
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = remote_write")  # the session's own, not the default
+        request.addfinalizer(lambda: connection.cursor().execute("RESET synchronous_commit"))
+        audit.record(_entry(institution), timezone.now())
+        assert synchronous_commit(cursor) == "remote_write"  # SET LOCAL: the session keeps its setting
+        with transaction.atomic():
+            audit.record(_entry(institution), timezone.now())
+            assert synchronous_commit(cursor) == "remote_write"  # the block's other writes: as ever
+        with transaction.atomic():  # what the function does to a transaction it is told is its own
+            monkeypatch.setattr(audit.ratelimit, "commits_alone", lambda: True)
+            audit.record(_entry(institution), timezone.now())
+            assert synchronous_commit(cursor) == "off"
+
+    assert AuditLog.objects.count() == 3 and UsageMetrics.objects.get().requests == 3

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
+from tests.helpers import synchronous_commit
 from veritas import ratelimit
 from veritas.models import RateLimitCounter
 
@@ -115,10 +116,6 @@ def test_concurrent_hits_never_exceed_the_limit():
 def test_a_count_skips_the_wal_flush_only_when_it_is_its_own_transaction(request):
     window, hour = [ratelimit.Window(5, timedelta(hours=1))], timedelta(hours=1)
     now = datetime.now(UTC)
-
-    def synchronous_commit(cursor) -> str:
-        cursor.execute("SHOW synchronous_commit")
-        return cursor.fetchone()[0]
 
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = remote_write")  # the session's own, not the default

@@ -1,5 +1,6 @@
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, views, viewsets
 from rest_framework.response import Response
@@ -23,6 +24,80 @@ def json_body(request, *, optional=False):
             return {}
         raise exceptions.ParseError("Send a JSON object as the body (Content-Type: application/json).")
     return data
+
+
+WRITE_ACTIONS = ("create", "update", "partial_update")
+
+
+class WriteSchema(AutoSchema):
+    """Writes take the view's ``write_serializer_class`` and answer with its output
+    serializer (``serializer_class``). A body is required (``json_body``), except for the
+    view's ``optional_body_actions``."""
+
+    def get_request_serializer(self):
+        if getattr(self.view, "action", None) in WRITE_ACTIONS:
+            return getattr(self.view, "write_serializer_class", None) or super().get_request_serializer()
+        return super().get_request_serializer()
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body is not None and self.view.action not in getattr(self.view, "optional_body_actions", ()):
+            body["required"] = True
+        return body
+
+
+class ServiceWrites:
+    """create / update / partial_update / destroy through a service: the body is validated by
+    ``write_serializer_class``, written by ``save(data, instance)`` and answered with
+    ``serializer_class``; ``remove(instance)`` deletes."""
+
+    write_serializer_class = None
+    schema = WriteSchema()
+
+    def save(self, data: dict, instance=None):
+        raise NotImplementedError
+
+    def remove(self, instance) -> None:
+        raise NotImplementedError
+
+    def validated(self, serializer_class, instance=None, partial=False) -> dict:
+        body = serializer_class(
+            instance, data=json_body(self.request), partial=partial, context=self.get_serializer_context()
+        )
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data)
+
+    def answer(self, instance, status_code=status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(instance).data, status=status_code)
+
+    def check_request(self) -> None:
+        """A refusal that must come before the body is validated (a 403, not a 400)."""
+
+    def create(self, request, *args, **kwargs):
+        self.check_request()
+        return self.answer(self.save(self.validated(self.write_serializer_class)), status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        instance = self.get_object()
+        self.check_request()
+        data = self.validated(self.write_serializer_class, instance=instance, partial=partial)
+        return self.answer(self.save(data, instance))
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        self.remove(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def query(serializer_class, request, allowed: set[str]) -> dict:
+    """The query parameters of a plain action (one without the filter backend): unknown ones
+    are a 400, the known ones validated by ``serializer_class``."""
+    reject_unknown_query_params(request, allowed)
+    params = serializer_class(data={key: request.query_params[key] for key in allowed if key in request.query_params})
+    params.is_valid(raise_exception=True)
+    return params.validated_data
 
 
 class MeSerializer(serializers.Serializer):
