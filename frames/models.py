@@ -230,6 +230,10 @@ class Student(models.Model):
         self.status = status_of(self.terms_remaining)
         super().save(*args, **kwargs)
 
+    def clean(self):
+        if self.terms_remaining is not None:  # before the constraints are checked (full_clean)
+            self.status = status_of(self.terms_remaining)
+
 
 def status_of(terms_remaining: int) -> str:
     if terms_remaining >= 4:

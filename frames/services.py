@@ -8,8 +8,10 @@ before calling. Bad values are Django ``ValidationError``s keyed by field (400).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -18,14 +20,19 @@ from django.utils import timezone
 
 from frames import selectors
 from frames.models import (
+    ENTITY_MODELS,
     Departure,
     FactorModel,
     FactorValue,
     Interface,
     InterfaceFactorValue,
+    ModelFactor,
     ModelValidation,
     Outcome,
+    Project,
+    RiskFactor,
     Student,
+    Team,
     University,
     faculty_university_id,
     is_researcher,
@@ -52,6 +59,183 @@ def may_write_interface(actor, interface: Interface) -> bool:
 def _require(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
+
+
+# --- the consortium's records -------------------------------------------------------------------
+
+PROJECT_FIELDS = ["university", "name", "type", "is_collaborative", "duration_months"]
+TEAM_FIELDS = ["university", "project", "name", "discipline"]
+STUDENT_FIELDS = ["university", "name", "team", "expertise_area", "graduation_term", "terms_remaining", "is_lead"]
+OUTCOME_FIELDS = ["university", "project", "outcome_type", "success", "cohort_year", "notes"]
+FACTOR_FIELDS = ["name", "display_name", "description", "category", "confidence", "active"]
+VALUE_FIELDS = ["factor", "name", "display_name", "description", "contribution", "order"]
+MODEL_FIELDS = ["name", "display_name", "hypothesis"]
+
+
+def _university_of(value) -> int | None:
+    return getattr(value, "pk", value)
+
+
+def _require_university(actor, instance, data: Mapping[str, Any]) -> None:
+    """The row's university (before, and after the change) must be the actor's to write; a
+    row of no university (a consortium project) is the researchers'."""
+    universities = {instance.university_id} if instance.pk is not None else set()
+    if "university" in data:
+        universities.add(_university_of(data["university"]))
+    for university in universities:
+        if university is None:
+            _require(is_researcher(actor), "Only researchers may write the consortium's own projects.")
+        else:
+            _require(may_write_university(actor, university), "Only the university's faculty, or researchers, may.")
+
+
+def _same_university(field: str):
+    """A check that the related row named by ``field`` belongs to the instance's university."""
+
+    def check(instance, many) -> None:
+        related = getattr(instance, field)
+        if related is not None and getattr(related, "university_id", None) not in (None, instance.university_id):
+            raise ValidationError({field: [f"This {field} belongs to another university."]})
+
+    return check
+
+
+@transaction.atomic
+def save_project(*, actor, data: Mapping[str, Any], project: Project | None = None) -> Project:
+    project = project or Project()
+    _require_university(actor, project, data)
+    return audit.write(actor=actor, instance=project, data=data, fields=PROJECT_FIELDS)
+
+
+@transaction.atomic
+def save_team(*, actor, data: Mapping[str, Any], team: Team | None = None) -> Team:
+    team = team or Team()
+    _require_university(actor, team, data)
+    return audit.write(actor=actor, instance=team, data=data, fields=TEAM_FIELDS, check=_same_university("project"))
+
+
+@transaction.atomic
+def save_student(*, actor, data: Mapping[str, Any], student: Student | None = None) -> Student:
+    """A student record (its status follows from the terms remaining). Leading a team another
+    active student leads is a 400 naming ``is_lead``."""
+    student = student or Student()
+    _require_university(actor, student, data)
+
+    def check(instance, many) -> None:
+        _same_university("team")(instance, many)
+        if instance.is_lead and instance.active:
+            if instance.team_id is None:
+                raise ValidationError({"is_lead": ["Only a team member can lead: give the student a team."]})
+            other = Student.objects.filter(team_id=instance.team_id, is_lead=True, active=True).exclude(pk=instance.pk)
+            if lead := other.first():
+                raise ValidationError({"is_lead": [f"The team already has a lead: {lead.name} (id {lead.pk})."]})
+
+    return audit.write(actor=actor, instance=student, data=data, fields=STUDENT_FIELDS, check=check)
+
+
+@transaction.atomic
+def save_outcome(*, actor, data: Mapping[str, Any], outcome: Outcome | None = None) -> Outcome:
+    outcome = outcome or Outcome()
+    _require_university(actor, outcome, data)
+    return audit.write(
+        actor=actor, instance=outcome, data=data, fields=OUTCOME_FIELDS, check=_same_university("project")
+    )
+
+
+REMOVABLE = {Project: PROJECT_FIELDS, Team: TEAM_FIELDS, Student: STUDENT_FIELDS, Outcome: OUTCOME_FIELDS}
+
+
+@transaction.atomic
+def delete(*, actor, instance) -> None:
+    """Delete a project, team, student or outcome of the actor's university. A row others
+    still need (a university's projects its outcomes point at, …) is kept by the database's
+    PROTECT rules; interfaces whose end it was go with it."""
+    fields = REMOVABLE[type(instance)]
+    _require_university(actor, instance, {})
+    kind = {model: kind for kind, model in ENTITY_MODELS.items()}.get(type(instance))
+    if kind is not None:  # interfaces name their ends by kind and id: no foreign key to cascade
+        Interface.objects.filter(Q(from_kind=kind, from_id=instance.pk) | Q(to_kind=kind, to_id=instance.pk)).delete()
+    audit.delete(actor=actor, instance=instance, fields=fields)
+
+
+# --- interfaces ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_interface(*, actor, data: Mapping[str, Any]) -> Interface:
+    """An interface between two entities of the consortium; the actor must be faculty at one
+    of its ends' universities (or a researcher), so faculty link their own teams, people and
+    projects to another university's. Its ends' universities and the cross-university flag
+    follow from the entities."""
+    ends = {}
+    for end in ("from", "to"):
+        kind, pk = data[f"{end}_kind"], data[f"{end}_id"]
+        ends[end] = ENTITY_MODELS[kind].objects.filter(pk=pk).first()
+        if ends[end] is None:
+            raise ValidationError({f"{end}_id": [f"No {kind} with id {pk}."]})
+    interface = Interface.between(ends["from"], ends["to"], data["interface_type"], bond_type=data.get("bond_type", ""))
+    _require(may_write_interface(actor, interface), "Only faculty at one of its ends, or researchers, may.")
+    if interface.from_kind == interface.to_kind and interface.from_id == interface.to_id:
+        raise ValidationError({"to_id": ["An interface links two different entities."]})
+    duplicate = Interface.objects.filter(
+        from_kind=interface.from_kind,
+        from_id=interface.from_id,
+        to_kind=interface.to_kind,
+        to_id=interface.to_id,
+        interface_type=interface.interface_type,
+    )
+    if duplicate.exists():
+        raise ValidationError({"interface_type": ["These two entities already have an interface of this type."]})
+    interface.save()
+    audit.record("create", actor=actor, obj=interface, changes={"after": audit.snapshot(interface, INTERFACE_FIELDS)})
+    return interface
+
+
+INTERFACE_FIELDS = ["from_kind", "from_id", "to_kind", "to_id", "interface_type", "bond_type", "cross_university"]
+
+
+@transaction.atomic
+def delete_interface(*, actor, interface: Interface) -> None:
+    _require(may_write_interface(actor, interface), "Only faculty at one of its ends, or researchers, may.")
+    audit.delete(actor=actor, instance=interface, fields=INTERFACE_FIELDS)
+
+
+# --- factors and models (researchers) ------------------------------------------------------------
+
+
+@transaction.atomic
+def save_factor(*, actor, data: Mapping[str, Any], factor: RiskFactor | None = None) -> RiskFactor:
+    _require(is_researcher(actor), "Only researchers may manage risk factors.")
+    return audit.write(actor=actor, instance=factor or RiskFactor(), data=data, fields=FACTOR_FIELDS)
+
+
+@transaction.atomic
+def save_factor_value(*, actor, data: Mapping[str, Any], value: FactorValue | None = None) -> FactorValue:
+    _require(is_researcher(actor), "Only researchers may manage risk factors.")
+    if value is not None and "factor" in data and data["factor"].pk != value.factor_id:
+        raise ValidationError({"factor": ["A value stays with its factor: create a value of the other factor."]})
+    return audit.write(actor=actor, instance=value or FactorValue(), data=data, fields=VALUE_FIELDS)
+
+
+@transaction.atomic
+def save_model(*, actor, data: Mapping[str, Any], model: FactorModel | None = None) -> FactorModel:
+    """A factor model and, when ``weights`` are given, its whole list of factor weights
+    (replaced). ``validation_status`` goes through set_validation_status (audited as such)."""
+    _require(is_researcher(actor), "Only researchers may manage factor models.")
+    model = audit.write(actor=actor, instance=model or FactorModel(), data=data, fields=MODEL_FIELDS)
+    if "weights" in data:
+        before = {w.factor.name: [str(w.weight), w.enabled] for w in model.weights.select_related("factor")}
+        model.weights.all().delete()
+        ModelFactor.objects.bulk_create(
+            ModelFactor(model=model, factor=row["factor"], weight=row["weight"], enabled=row.get("enabled", True))
+            for row in data["weights"]
+        )
+        after = {row["factor"].name: [str(row["weight"]), row.get("enabled", True)] for row in data["weights"]}
+        if before != after:
+            audit.record("update weights", actor=actor, obj=model, changes=audit.diff(before, after))
+    if "validation_status" in data:
+        set_validation_status(actor=actor, model=model, status=data["validation_status"])
+    return model
 
 
 # --- factor values and models ------------------------------------------------------------------

@@ -233,6 +233,8 @@ SPECTACULAR_SETTINGS = {
         "AssessmentKindEnum": "dashboard.models.AssessmentKind",
         "ResearchJobKindEnum": "research.models.JobStatus.Kind",
         "ResearchJobStatusEnum": "research.models.JobStatus.Status",
+        "FramesLevelEnum": "frames.models.Level",
+        "FramesEntityKindEnum": "frames.models.EntityKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

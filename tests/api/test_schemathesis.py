@@ -67,6 +67,7 @@ def map_body(ctx, body):
 DASHBOARD: dict = {}
 DROPOUT: dict = {}
 RESEARCH: dict = {}
+FRAMES: dict = {}
 _unique = itertools.count(1)
 
 
@@ -153,6 +154,40 @@ def _vector_store_body(path: str, body):
     return body
 
 
+def _frames_case(case) -> None:
+    """FRAMES requests name rows that exist (FRAMES's), names unique where they must be, an
+    interface between two entities not yet linked, values within their decimal places, and
+    no second lead for a team (docs/frames.md)."""
+    from frames.models import Team
+
+    path, n = case.operation.path, next(_unique)
+    parameters = case.path_parameters or {}
+    if "id" in parameters:
+        resource = path.removeprefix("/api/v1/frames/").split("/")[0]
+        parameters["id"] = FRAMES["ids"].get(resource, parameters["id"])
+    for key in ("model", "a", "b"):
+        if isinstance(case.query, dict) and key in case.query:
+            case.query[key] = "baseline_v1"
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if "name" in body:
+        body["name"] = f"{str(body['name'])[:40]}-{n}"
+    for key in ("university", "project", "team", "factor", "value"):
+        if key in body:
+            body[key] = FRAMES[key]
+    if "from_kind" in body:
+        fresh = Team.objects.create(university_id=FRAMES["university"], name=f"Fuzz team {n}")
+        body.update(from_kind="team", from_id=fresh.pk, to_kind="project", to_id=FRAMES["project"])
+    if "weights" in body:
+        body["weights"] = [{"factor": "bond_strength", "weight": 1.5, "enabled": True}]
+    body.update({key: 0.5 for key in ("contribution", "threshold") if key in body})
+    if "is_lead" in body:
+        body["is_lead"] = False
+    if "cohort_year" in body and body["cohort_year"] is not None:
+        body["cohort_year"] = 2024
+
+
 def address_dashboard_rows(case):
     """Schema-valid dashboard requests address DASHBOARD's rows (a random id is only ever a
     404), with their bodies mapped as above. Invalid ones are left as generated: they must
@@ -184,6 +219,9 @@ def address_dashboard_rows(case):
         if "public_id" in (case.path_parameters or {}):
             case.path_parameters["public_id"] = RESEARCH["store"]
         case.body = _vector_store_body(path, case.body)
+        return
+    if not negative and path.startswith("/api/v1/frames/"):
+        _frames_case(case)
         return
     if negative or not path.startswith("/api/v1/dashboard/"):
         return
@@ -289,9 +327,54 @@ def institution_key(db):
     return {"Authorization": f"Bearer {services.issue_key(institution=institution, name='fuzz')[1]}"}
 
 
+@pytest.fixture
+def frames_data(bearer, django_user_model):
+    """One of each FRAMES row, for the fuzzing superuser (a researcher: every operation's logic)."""
+    from frames import services
+    from frames.models import (
+        FactorModel,
+        FactorValue,
+        Interface,
+        Outcome,
+        Project,
+        RiskFactor,
+        Student,
+        Team,
+        University,
+    )
+    from veritas.models import ActionLog
+
+    fuzzer = django_user_model.objects.get(username="fuzzer")
+    university = University.objects.create(code="fz", name="Fuzz University")
+    project = Project.objects.create(university=university, name="Fuzz project")
+    team = Team.objects.create(university=university, project=project, name="Fuzz team")
+    student = Student.objects.create(university=university, team=team, name="Fuzz student")
+    interface = Interface.between(team, project, "concurrent")
+    interface.save()
+    outcome = Outcome.objects.create(
+        university=university, project=project, outcome_type="mission_success", success=True
+    )
+    factor = RiskFactor.objects.get(name="bond_strength")
+    value = FactorValue.objects.get(factor=factor, name="weak")
+    services.assign_factor_value(actor=fuzzer, interface=interface, value=value)
+    advance = services.advance_term(actor=fuzzer, university=university)  # an audit entry, and no departure
+    assert advance.graduated == 0
+    FRAMES.update(
+        university=university.pk, project=project.pk, team=team.pk, factor=factor.pk, value=value.pk,
+        ids={
+            "universities": university.pk, "projects": project.pk, "teams": team.pk, "students": student.pk,
+            "interfaces": interface.pk, "outcomes": outcome.pk, "factors": factor.pk, "factor-values": value.pk,
+            "models": FactorModel.objects.get(name="baseline_v1").pk,
+            "actions": ActionLog.objects.filter(object_type__startswith="frames.").earliest("at").pk,
+        },
+    )  # fmt: skip
+    yield
+    FRAMES.clear()
+
+
 @schema.parametrize()
 @FUZZ
-def test_the_api_honours_its_schema(case, bearer, institution_key, dashboard_data):
+def test_the_api_honours_its_schema(case, bearer, institution_key, dashboard_data, frames_data):
     address_dashboard_rows(case)
     research = case.operation.path.startswith("/api/v1/research/") and not case.operation.path.endswith("/usage/")
     case.call_and_validate(headers=institution_key if research else bearer)

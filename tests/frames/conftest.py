@@ -4,7 +4,7 @@ migrations seed."""
 import pytest
 from django.contrib.auth.models import Permission
 
-from frames.models import FactorModel, FactorValue, Faculty, Interface, Team, University
+from frames.models import FactorModel, FactorValue, Faculty, Interface, Project, Student, Team, University
 
 
 @pytest.fixture
@@ -69,3 +69,28 @@ def link(source, target, interface_type="concurrent") -> Interface:
     interface = Interface.between(source, target, interface_type)
     interface.save()
     return interface
+
+
+@pytest.fixture
+def pupil(make_user, university, team):
+    """A student of ``university`` on ``team`` with a login of their own."""
+    user = make_user("pupil_f")
+    Student.objects.create(university=university, team=team, name="Pupil", user=user, terms_remaining=2)
+    return user
+
+
+@pytest.fixture
+def world(university, other_university, team, other_team):
+    """A's and B's projects (and the consortium's PROVES), an interface inside A, one inside B
+    and one across the two."""
+    proves = Project.objects.create(name="PROVES", is_collaborative=True, type="consortium")
+    own = Project.objects.create(university=university, name="CubeSat")
+    theirs = Project.objects.create(university=other_university, name="Balloon")
+    return {
+        "cross": link(team, other_team, "external"),
+        "internal": link(team, own),
+        "elsewhere": link(other_team, Team.objects.create(university=other_university, name="Comms")),
+        "proves": proves,
+        "own": own,
+        "theirs": theirs,
+    }

@@ -4,22 +4,8 @@ there, researchers everything, a student their own record, anyone else nothing."
 import pytest
 
 from frames.models import Interface, Project, Student, Team, University
-from tests.frames.conftest import link
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world(university, other_university, team, other_team):
-    proves = Project.objects.create(name="PROVES", is_collaborative=True)
-    own = Project.objects.create(university=university, name="CubeSat")
-    return {
-        "cross": link(team, other_team, "external"),
-        "internal": link(team, own),
-        "elsewhere": link(other_team, Team.objects.create(university=other_university, name="Comms")),
-        "proves": proves,
-        "own": own,
-    }
 
 
 def test_faculty_see_their_university_and_interfaces_with_an_end_there(faculty, other_faculty, world, university):
@@ -39,10 +25,8 @@ def test_a_researcher_sees_everything_and_a_stranger_nothing(researcher, make_us
         assert not queryset.visible_to(stranger).exists()
 
 
-def test_a_student_sees_their_own_record_only(make_user, university):
-    user = make_user("pupil_f")
-    own = Student.objects.create(university=university, name="Own", user=user)
+def test_a_student_sees_their_own_record_only(pupil, university):
     Student.objects.create(university=university, name="Classmate")
 
-    assert list(Student.objects.visible_to(user)) == [own]
-    assert not Interface.objects.visible_to(user).exists()
+    assert list(Student.objects.visible_to(pupil)) == [Student.objects.get(user=pupil)]
+    assert not Interface.objects.visible_to(pupil).exists()
