@@ -1,7 +1,21 @@
 import django_filters
 from django.db.models import Q
 
-from frames.models import Departure, EntityKind, Interface, Level, Outcome, Project, Student, Team
+from frames.models import (
+    Departure,
+    EntityKind,
+    Interface,
+    Level,
+    Module,
+    ModuleAnalyticsEvent,
+    ModuleAssignment,
+    ModuleFeedback,
+    ModuleSection,
+    Outcome,
+    Project,
+    Student,
+    Team,
+)
 from veritas.api.filters import BooleanFilter, FilterSet, IdFilter, IntegerFilter
 
 
@@ -85,3 +99,51 @@ class InterfaceFilter(FilterSet):
 
     def filter_level(self, queryset, name, value):
         return queryset.filter(level=value)  # the view annotates every interface with its level
+
+
+class ModuleFilter(FilterSet):
+    key = django_filters.CharFilter()
+    status = django_filters.ChoiceFilter(choices=Module.Status.choices)
+    university = IdFilter(help_text="The university's id.")
+    category = django_filters.CharFilter()
+
+    class Meta:
+        model = Module
+        fields = ["key", "status", "university", "category"]
+
+
+class SectionFilter(FilterSet):
+    module = IdFilter(help_text="The module's id.")
+
+    class Meta:
+        model = ModuleSection
+        fields = ["module"]
+
+
+class AssignmentFilter(FilterSet):
+    module = IdFilter(help_text="The module's id.")
+    student = IdFilter(help_text="The student's id.")
+    required = BooleanFilter()
+
+    class Meta:
+        model = ModuleAssignment
+        fields = ["module", "student", "required"]
+
+
+class FeedbackFilter(FilterSet):
+    module = IdFilter(help_text="The module's id.")
+    student = IdFilter(help_text="The student's id.")
+
+    class Meta:
+        model = ModuleFeedback
+        fields = ["module", "student"]
+
+
+class EventFilter(FilterSet):
+    module = IdFilter(help_text="The module's id.")
+    student = IdFilter(help_text="The student's id.")
+    event_type = django_filters.ChoiceFilter(choices=ModuleAnalyticsEvent.Type.choices)
+
+    class Meta:
+        model = ModuleAnalyticsEvent
+        fields = ["module", "student", "event_type"]

@@ -11,6 +11,7 @@ through frames/services.py, which audits them (veritas/audit.py).
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
@@ -171,6 +172,13 @@ def status_of_terms(terms) -> Case:
 
 
 class StudentQuerySet(UniversityScopedQuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        """As save() does: each student's status from their terms remaining."""
+        objs = list(objs)
+        for student in objs:
+            student.status = status_of(student.terms_remaining)
+        return super().bulk_create(objs, *args, **kwargs)
+
     def visible_to(self, user):
         """Faculty and researchers as for other rows; a student sees their own record."""
         scoped = super().visible_to(user)
@@ -606,3 +614,237 @@ class ModelValidation(models.Model):
 
     def __str__(self):
         return f"{self.model.name} on outcome {self.outcome_id}: {self.predicted_risk}"
+
+
+# --- the onboarding LMS ----------------------------------------------------------------------
+
+
+class ModuleQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Researchers see every module; faculty their university's and the consortium's
+        (no university); a student the published modules they are assigned."""
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        if university is not None:
+            return self.filter(Q(university_id=university) | Q(university__isnull=True))
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        return self.filter(status=Module.Status.PUBLISHED, assignments__student__user=user)
+
+
+class StudentRowQuerySet(models.QuerySet):
+    """Rows about a student (assignments, progress, events, feedback): researchers see all,
+    faculty their university's students', a student their own."""
+
+    def visible_to(self, user):
+        if is_researcher(user):
+            return self
+        university = faculty_university_id(user)
+        if university is not None:
+            return self.filter(student__university_id=university)
+        return self.filter(student__user=user) if user.is_authenticated and user.is_active else self.none()
+
+
+class Module(models.Model):
+    """An onboarding module, one row per revision: ``key`` is its stable id, ``revision`` counts
+    up from 1. A published revision's content is frozen; changing it makes a new draft
+    revision (frames.lms.new_revision). ``prerequisites`` are other modules' keys."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        PUBLISHED = "published"
+        ARCHIVED = "archived"
+
+    key = models.SlugField(max_length=64, help_text="The module's stable id across revisions, e.g. safety-101.")
+    revision = models.PositiveSmallIntegerField(default=1)
+    title = models.CharField(max_length=200)
+    category = models.CharField(max_length=50, blank=True, help_text="e.g. safety, software, mission-ops.")
+    estimated_minutes = models.PositiveSmallIntegerField(default=30)
+    university = models.ForeignKey(
+        University,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="modules",
+        help_text="Empty for a consortium-wide module.",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    prerequisites = ArrayField(models.SlugField(max_length=64), default=list, blank=True, help_text="Module keys.")
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ModuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key", "-revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "revision"], name="frames_module_revision_unique"),
+            # One published revision of a module at a time.
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(status="published"), name="frames_module_one_published"
+            ),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="frames_module_revision_positive"),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False), name="frames_module_published_at"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} (r{self.revision})"
+
+
+class ModuleSection(models.Model):
+    """A step of a module, in ``order``."""
+
+    class Type(models.TextChoices):
+        TEXT = "text"
+        VIDEO = "video"
+        CHECKLIST = "checklist"
+        QUIZ = "quiz"
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="sections")
+    order = models.PositiveSmallIntegerField()
+    section_type = models.CharField(max_length=10, choices=Type.choices, default=Type.TEXT)
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True, help_text="Markdown text, a video URL, checklist lines or quiz JSON.")
+    duration_minutes = models.PositiveSmallIntegerField(default=5)
+
+    class Meta:
+        ordering = ["module", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "order"], name="frames_section_order_unique"),
+            # The target of the events' (section, module) foreign key (migration 0003).
+            models.UniqueConstraint(fields=["id", "module"], name="frames_section_id_module"),
+        ]
+
+    def __str__(self):
+        return f"{self.module.key} {self.order}. {self.title}"
+
+
+class ModuleAssignment(models.Model):
+    """A module assigned to a student, by a faculty member, optionally due and required."""
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="assignments")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assignments")
+    due_at = models.DateTimeField(null=True, blank=True)
+    required = models.BooleanField(default=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    objects = StudentRowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["module", "student"], name="frames_assignment_unique")]
+
+    def __str__(self):
+        return f"{self.module} for {self.student}"
+
+
+class ModuleProgress(models.Model):
+    """A student's progress in a module: derived from their events (frames.lms.refresh_progress),
+    never written otherwise, so replaying the events gives the same rows."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_progress")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="progress")
+    status = models.CharField(max_length=12, choices=Status.choices)
+    percent = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
+    current_section = models.ForeignKey(
+        ModuleSection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_accessed_at = models.DateTimeField()
+    total_seconds = models.PositiveIntegerField(default=0)
+    completed_sections = ArrayField(models.BigIntegerField(), default=list, blank=True, help_text="Section ids.")
+
+    objects = StudentRowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["module", "student"]
+        constraints = [
+            models.UniqueConstraint(fields=["student", "module"], name="frames_progress_unique"),
+            models.CheckConstraint(condition=Q(percent__lte=100), name="frames_progress_percent"),
+            models.CheckConstraint(
+                condition=Q(status="completed", completed_at__isnull=False)
+                | Q(status="in_progress", completed_at__isnull=True),
+                name="frames_progress_completed_at",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.student} in {self.module}: {self.percent}%"
+
+
+class ModuleAnalyticsEvent(models.Model):
+    """What a student did in a module (append-only; ingested in bulk with COPY, as
+    monitoring's logs are): start, section_view (with the section), pause, resume, complete.
+    ``duration_seconds`` is the time spent since the previous event."""
+
+    class Type(models.TextChoices):
+        START = "start"
+        SECTION_VIEW = "section_view"
+        PAUSE = "pause"
+        RESUME = "resume"
+        COMPLETE = "complete"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_events")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="events")
+    section = models.ForeignKey(ModuleSection, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    event_type = models.CharField(max_length=12, choices=Type.choices)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+    received_at = models.DateTimeField(db_default=models.functions.Now())
+
+    objects = StudentRowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event_type="section_view", section__isnull=False) | ~Q(event_type="section_view"),
+                name="frames_event_view_has_section",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["student", "module", "at"], name="frames_event_progress"),
+            models.Index(fields=["module", "at"], name="frames_event_module"),
+            models.Index(fields=["-at", "-id"], name="frames_event_newest"),
+        ]
+
+    def __str__(self):
+        return f"{self.student_id} {self.event_type} {self.module_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ModuleFeedback(models.Model):
+    """A student's rating (1 to 5) and comment on a module; one per student and module."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_feedback")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = StudentRowQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "module feedback"
+        constraints = [
+            models.UniqueConstraint(fields=["student", "module"], name="frames_feedback_once"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="frames_feedback_rating"),
+        ]
+
+    def __str__(self):
+        return f"{self.rating}/5 on {self.module}"

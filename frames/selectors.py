@@ -82,11 +82,13 @@ class Rollup:
 ROLLUPS = ("team", "project", "university")
 
 
-def rollup(interfaces, model: FactorModel, by: str) -> list[Rollup]:
+def rollup(interfaces, model: FactorModel, by: str, *, user=None) -> list[Rollup]:
     """Energy loss under ``model`` per team, project or university (``by``): each group counts
     the interfaces with an end there (an end at one of a project's teams counts for the
-    project; an interface with both ends in one group counts once), worst mean first. Three
-    queries: the losses (one aggregate), the teams' projects, the groups' names."""
+    project; an interface with both ends in one group counts once), worst mean first. With
+    ``user``, only the groups they may see (a cross-university interface's other end is not
+    theirs to read about). Three queries: the losses (one aggregate), the teams' projects, the
+    groups' names."""
     if by not in ROLLUPS:
         raise ValueError(f"by must be one of {ROLLUPS}")
     project_of_team = dict(Team.objects.filter(project__isnull=False).values_list("pk", "project_id"))
@@ -108,7 +110,8 @@ def rollup(interfaces, model: FactorModel, by: str) -> list[Rollup]:
         for key in keys:
             groups[key].append(loss)
     named = {"team": Team, "project": Project, "university": University}[by]
-    names = dict(named.objects.filter(pk__in=groups).values_list("pk", "name"))
+    visible = named.objects.all() if user is None else named.objects.visible_to(user)
+    names = dict(visible.filter(pk__in=groups).values_list("pk", "name"))
     critical = LEVEL_FLOORS[0][1]
     result = [
         Rollup(
@@ -120,6 +123,7 @@ def rollup(interfaces, model: FactorModel, by: str) -> list[Rollup]:
             critical=sum(loss >= critical for loss in losses),
         )
         for key, losses in groups.items()
+        if key in names
     ]
     return sorted(result, key=lambda row: (-row.mean_loss, row.name))
 

@@ -18,6 +18,12 @@ from frames.models import (
     Level,
     ModelFactor,
     ModelValidation,
+    Module,
+    ModuleAnalyticsEvent,
+    ModuleAssignment,
+    ModuleFeedback,
+    ModuleProgress,
+    ModuleSection,
     Outcome,
     Project,
     RiskFactor,
@@ -25,7 +31,13 @@ from frames.models import (
     Team,
     University,
 )
-from veritas.api.serializers import LookupField, PrimaryKeyRelatedField, StrictSerializer
+from veritas.api.serializers import (
+    LookupField,
+    PrimaryKeyRelatedField,
+    StrictSerializer,
+    StringListField,
+    UTCDateTimeField,
+)
 
 LOSS = {"max_digits": 12, "decimal_places": 8, "coerce_to_string": False}
 
@@ -384,3 +396,201 @@ class RollupSerializer(serializers.Serializer):
     mean_loss = serializers.DecimalField(**LOSS)
     max_loss = serializers.DecimalField(**LOSS)
     critical = serializers.IntegerField(help_text="Interfaces at the critical level.")
+
+
+# --- the onboarding LMS --------------------------------------------------------------------------
+
+
+class SectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModuleSection
+        fields = ["id", "module", "order", "section_type", "title", "content", "duration_minutes"]
+        read_only_fields = fields
+
+
+class SectionWriteSerializer(StrictSerializer):
+    module = VisibleRelatedField(queryset=Module.objects.all(), help_text="The module's id (a draft revision).")
+    order = serializers.IntegerField(min_value=0, max_value=32767)
+    section_type = serializers.ChoiceField(choices=ModuleSection.Type.choices, required=False)
+    title = serializers.CharField(max_length=200)
+    content = serializers.CharField(required=False, allow_blank=True)
+    duration_minutes = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+
+
+class ModuleSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Module
+        fields = [
+            "id",
+            "key",
+            "revision",
+            "title",
+            "category",
+            "estimated_minutes",
+            "university",
+            "author",
+            "status",
+            "prerequisites",
+            "tags",
+            "created_at",
+            "published_at",
+        ]
+        read_only_fields = fields
+
+
+class ModuleDetailSerializer(ModuleSerializer):
+    sections = SectionSerializer(many=True, read_only=True)
+
+    class Meta(ModuleSerializer.Meta):
+        fields = [*ModuleSerializer.Meta.fields, "sections"]
+        read_only_fields = fields
+
+
+class ModuleWriteSerializer(StrictSerializer):
+    key = serializers.SlugField(max_length=64, help_text="The stable id across revisions; set when created.")
+    title = serializers.CharField(max_length=200)
+    category = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    estimated_minutes = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    university = VisibleRelatedField(
+        queryset=University.objects.all(), allow_null=True, help_text="Null: a consortium module (researchers)."
+    )
+    prerequisites = StringListField(
+        child=serializers.SlugField(max_length=64), required=False, max_length=50, help_text="Module keys."
+    )
+    tags = StringListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
+
+
+class ProgressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModuleProgress
+        fields = [
+            "student",
+            "module",
+            "status",
+            "percent",
+            "current_section",
+            "started_at",
+            "completed_at",
+            "last_accessed_at",
+            "total_seconds",
+            "completed_sections",
+        ]
+        read_only_fields = fields
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    module_key = serializers.CharField(source="module.key", read_only=True)
+    module_title = serializers.CharField(source="module.title", read_only=True)
+    assigned_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModuleAssignment
+        fields = [
+            "id",
+            "module",
+            "module_key",
+            "module_title",
+            "student",
+            "due_at",
+            "required",
+            "assigned_by",
+            "assigned_at",
+        ]
+        read_only_fields = fields
+
+
+class AssignSerializer(StrictSerializer):
+    students = VisibleRelatedField(
+        many=True, queryset=Student.objects.all(), allow_empty=False, help_text="Student ids (at most 1,000)."
+    )
+    due_at = UTCDateTimeField(required=False, allow_null=True)
+    required = serializers.BooleanField(required=False, default=True)
+
+    def validate_students(self, students):
+        if len(students) > 1000:
+            raise serializers.ValidationError("At most 1,000 students at a time.")
+        return students
+
+
+class AssignedSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField(help_text="Already assigned: given the new due date and flag.")
+
+
+class ViewSectionSerializer(StrictSerializer):
+    section = serializers.IntegerField(min_value=1, help_text="The section's id.")
+    duration_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False, default=0)
+
+
+class FeedbackWriteSerializer(StrictSerializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModuleFeedback
+        fields = ["id", "student", "module", "rating", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModuleAnalyticsEvent
+        fields = ["id", "student", "module", "section", "event_type", "duration_seconds", "at", "received_at"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(component_name="FramesEventRow")  # dropout has one too
+class EventRowSerializer(StrictSerializer):
+    """The schema of one row of ``POST events/`` (validated by pydantic, frames.lms.EventRow)."""
+
+    student = serializers.IntegerField(min_value=1)
+    module = serializers.IntegerField(min_value=1)
+    section = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    event_type = serializers.ChoiceField(choices=ModuleAnalyticsEvent.Type.choices)
+    duration_seconds = serializers.IntegerField(min_value=0, max_value=86_400, required=False)
+    at = serializers.DateTimeField(help_text="ISO 8601 with a UTC offset.")
+
+
+@extend_schema_serializer(component_name="FramesEventBatchResult")  # dropout has one too
+class EventBatchResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    inserted = serializers.IntegerField()
+    progress_refreshed = serializers.IntegerField(help_text="(student, module) progress rows recomputed.")
+
+
+class FunnelSerializer(serializers.Serializer):
+    module = serializers.IntegerField()
+    key = serializers.CharField()
+    revision = serializers.IntegerField()
+    title = serializers.CharField()
+    assigned = serializers.IntegerField()
+    started = serializers.IntegerField(help_text="Of the assigned students.")
+    completed = serializers.IntegerField(help_text="Of the assigned students.")
+
+
+class SectionAnalyticsSerializer(serializers.Serializer):
+    section = serializers.IntegerField()
+    order = serializers.IntegerField()
+    title = serializers.CharField()
+    views = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    stopped_here = serializers.IntegerField(help_text="Learners in progress whose last viewed section this is.")
+
+
+class ModuleAnalyticsSerializer(serializers.Serializer):
+    funnel = FunnelSerializer()
+    sections = SectionAnalyticsSerializer(many=True)
+    drop_off = SectionAnalyticsSerializer(allow_null=True, help_text="Where most unfinished learners stopped.")
+    feedback_count = serializers.IntegerField()
+    average_rating = serializers.FloatField(allow_null=True)
+
+
+class OverdueSerializer(serializers.Serializer):
+    university = serializers.IntegerField()
+    name = serializers.CharField()
+    overdue = serializers.IntegerField(help_text="Required assignments past due and not completed.")
+    students = serializers.IntegerField()

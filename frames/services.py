@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -77,16 +77,19 @@ def _university_of(value) -> int | None:
 
 
 def _require_university(actor, instance, data: Mapping[str, Any]) -> None:
-    """The row's university (before, and after the change) must be the actor's to write; a
-    row of no university (a consortium project) is the researchers'."""
-    universities = {instance.university_id} if instance.pk is not None else set()
-    if "university" in data:
-        universities.add(_university_of(data["university"]))
-    for university in universities:
-        if university is None:
-            _require(is_researcher(actor), "Only researchers may write the consortium's own projects.")
-        else:
-            _require(may_write_university(actor, university), "Only the university's faculty, or researchers, may.")
+    """The row's university must be the actor's to write (a row of no university, a
+    consortium project, is the researchers'). A row stays at its university: its interfaces,
+    members and links were scoped by it (moving one is a 400 naming ``university``)."""
+    if instance.pk is None:
+        university = _university_of(data.get("university"))
+    else:
+        university = instance.university_id
+        if "university" in data and _university_of(data["university"]) != university:
+            raise ValidationError({"university": ["A record stays at its university: create it anew at the other."]})
+    if university is None:
+        _require(is_researcher(actor), "Only researchers may write the consortium's own projects.")
+    else:
+        _require(may_write_university(actor, university), "Only the university's faculty, or researchers, may.")
 
 
 def _same_university(field: str):
@@ -126,6 +129,7 @@ def save_student(*, actor, data: Mapping[str, Any], student: Student | None = No
         if instance.is_lead and instance.active:
             if instance.team_id is None:
                 raise ValidationError({"is_lead": ["Only a team member can lead: give the student a team."]})
+            Team.objects.select_for_update().filter(pk=instance.team_id).first()  # one lead check at a time per team
             other = Student.objects.filter(team_id=instance.team_id, is_lead=True, active=True).exclude(pk=instance.pk)
             if lead := other.first():
                 raise ValidationError({"is_lead": [f"The team already has a lead: {lead.name} (id {lead.pk})."]})
@@ -145,17 +149,31 @@ def save_outcome(*, actor, data: Mapping[str, Any], outcome: Outcome | None = No
 REMOVABLE = {Project: PROJECT_FIELDS, Team: TEAM_FIELDS, Student: STUDENT_FIELDS, Outcome: OUTCOME_FIELDS}
 
 
+class Conflict(Exception):
+    """The records' state does not allow it (409); the message says why."""
+
+
 @transaction.atomic
 def delete(*, actor, instance) -> None:
-    """Delete a project, team, student or outcome of the actor's university. A row others
-    still need (a university's projects its outcomes point at, …) is kept by the database's
-    PROTECT rules; interfaces whose end it was go with it."""
+    """Delete a project, team, student or outcome of the actor's university, recorded with
+    what went with it: the interfaces whose end it was (and their factor-value history). A
+    deleted project's teams and outcomes lose their project; a deleted team's members their
+    team (and its lead the lead). An outcome a model was validated against is kept (a
+    Conflict): deleting it would rewrite past validation runs."""
     fields = REMOVABLE[type(instance)]
     _require_university(actor, instance, {})
+    if isinstance(instance, Outcome) and instance.validations.exists():
+        raise Conflict(f"Outcome {instance.pk} is part of {instance.validations.count()} model validation rows.")
+    changes = {"before": audit.snapshot(instance, fields)}
     kind = {model: kind for kind, model in ENTITY_MODELS.items()}.get(type(instance))
     if kind is not None:  # interfaces name their ends by kind and id: no foreign key to cascade
-        Interface.objects.filter(Q(from_kind=kind, from_id=instance.pk) | Q(to_kind=kind, to_id=instance.pk)).delete()
-    audit.delete(actor=actor, instance=instance, fields=fields)
+        ends = Interface.objects.filter(Q(from_kind=kind, from_id=instance.pk) | Q(to_kind=kind, to_id=instance.pk))
+        changes["interfaces deleted"] = sorted(ends.values_list("pk", flat=True))
+        ends.delete()
+    if isinstance(instance, Team):
+        changes["members left without a team"] = instance.members.update(is_lead=False)
+    audit.record("delete", actor=actor, obj=instance, changes=changes)
+    instance.delete()
 
 
 # --- interfaces ----------------------------------------------------------------------------------
@@ -173,6 +191,9 @@ def create_interface(*, actor, data: Mapping[str, Any]) -> Interface:
         ends[end] = ENTITY_MODELS[kind].objects.filter(pk=pk).first()
         if ends[end] is None:
             raise ValidationError({f"{end}_id": [f"No {kind} with id {pk}."]})
+    if not any(ENTITY_MODELS[data[f"{end}_kind"]].objects.visible_to(actor).filter(pk=ends[end].pk) for end in ends):
+        # Neither end is the actor's: answered as a missing one would be (no oracle of ids).
+        raise ValidationError({"from_id": [f"No {data['from_kind']} with id {data['from_id']} at your university."]})
     interface = Interface.between(ends["from"], ends["to"], data["interface_type"], bond_type=data.get("bond_type", ""))
     _require(may_write_interface(actor, interface), "Only faculty at one of its ends, or researchers, may.")
     if interface.from_kind == interface.to_kind and interface.from_id == interface.to_id:
@@ -184,9 +205,14 @@ def create_interface(*, actor, data: Mapping[str, Any]) -> Interface:
         to_id=interface.to_id,
         interface_type=interface.interface_type,
     )
+    taken = ValidationError({"interface_type": ["These two entities already have an interface of this type."]})
     if duplicate.exists():
-        raise ValidationError({"interface_type": ["These two entities already have an interface of this type."]})
-    interface.save()
+        raise taken
+    try:
+        with transaction.atomic():  # a concurrent twin that won the race: the same 400
+            interface.save()
+    except IntegrityError:
+        raise taken from None
     audit.record("create", actor=actor, obj=interface, changes={"after": audit.snapshot(interface, INTERFACE_FIELDS)})
     return interface
 
@@ -246,6 +272,7 @@ def assign_factor_value(*, actor, interface: Interface, value: FactorValue) -> I
     """Give ``interface`` this value of its factor from now on; the value it had ends now (the
     history stays). Assigning the value it already has changes nothing."""
     _require(may_write_interface(actor, interface), "Only faculty at either end, or researchers, may change it.")
+    Interface.objects.select_for_update().filter(pk=interface.pk).first()  # one assignment at a time per interface
     now = timezone.now()
     current = (
         InterfaceFactorValue.objects.select_for_update()

@@ -15,6 +15,11 @@ router.register("interfaces", views.InterfaceViewSet, basename="interface")
 router.register("factors", views.RiskFactorViewSet, basename="factor")
 router.register("factor-values", views.FactorValueViewSet, basename="factor-value")
 router.register("models", views.FactorModelViewSet, basename="model")
+router.register("modules", views.ModuleViewSet, basename="module")
+router.register("sections", views.SectionViewSet, basename="section")
+router.register("assignments", views.AssignmentViewSet, basename="assignment")
+router.register("feedback", views.FeedbackViewSet, basename="feedback")
+router.register("events", views.EventViewSet, basename="event")
 router.register("actions", views.ActionViewSet, basename="action")
 
 urlpatterns = router.urls

@@ -10,13 +10,25 @@ university's rows and the interfaces with an end there; students their own recor
 from decimal import Decimal
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from frames import selectors, services
-from frames.filters import DepartureFilter, InterfaceFilter, OutcomeFilter, ProjectFilter, StudentFilter, TeamFilter
+from frames import lms, selectors, services
+from frames.filters import (
+    AssignmentFilter,
+    DepartureFilter,
+    EventFilter,
+    FeedbackFilter,
+    InterfaceFilter,
+    ModuleFilter,
+    OutcomeFilter,
+    ProjectFilter,
+    SectionFilter,
+    StudentFilter,
+    TeamFilter,
+)
 from frames.models import (
     Departure,
     FactorModel,
@@ -27,6 +39,12 @@ from frames.models import (
     Level,
     ModelFactor,
     ModelValidation,
+    Module,
+    ModuleAnalyticsEvent,
+    ModuleAssignment,
+    ModuleFeedback,
+    ModuleProgress,
+    ModuleSection,
     Outcome,
     Project,
     RiskFactor,
@@ -38,27 +56,44 @@ from frames.models import (
 )
 from frames.serializers import (
     DEFAULT_THRESHOLD,
+    AssignedSerializer,
+    AssignmentSerializer,
+    AssignSerializer,
     AssignValueSerializer,
     ComparisonSerializer,
     ContinuitySerializer,
     CurrentValueSerializer,
     DepartureSerializer,
+    EventBatchResultSerializer,
+    EventRowSerializer,
+    EventSerializer,
     FactorModelSerializer,
     FactorModelWriteSerializer,
     FactorValueSerializer,
     FactorValueWriteSerializer,
     FacultySerializer,
+    FeedbackSerializer,
+    FeedbackWriteSerializer,
+    FunnelSerializer,
     InterfaceDetailSerializer,
     InterfaceSerializer,
     InterfaceWriteSerializer,
     ModelValidationSerializer,
+    ModuleAnalyticsSerializer,
+    ModuleDetailSerializer,
+    ModuleSerializer,
+    ModuleWriteSerializer,
     OutcomeSerializer,
     OutcomeWriteSerializer,
+    OverdueSerializer,
+    ProgressSerializer,
     ProjectSerializer,
     ProjectWriteSerializer,
     RiskFactorSerializer,
     RiskFactorWriteSerializer,
     RollupSerializer,
+    SectionSerializer,
+    SectionWriteSerializer,
     StudentSerializer,
     StudentWriteSerializer,
     TeamSerializer,
@@ -67,8 +102,12 @@ from frames.serializers import (
     UniversitySerializer,
     ValidateRequestSerializer,
     ValidationReportSerializer,
+    ViewSectionSerializer,
 )
 from veritas.api import views as api_views
+from veritas.api.errors import Conflict, batch_errors
+from veritas.api.pagination import CursorPagination
+from veritas.api.parsers import RawBody, RawJSONParser
 from veritas.api.views import GenericViewSet, ServiceWrites, json_body, query
 
 
@@ -82,6 +121,17 @@ class IsConsortiumMember(permissions.BasePermission):
 
 
 MEMBERS = [permissions.IsAuthenticated, IsConsortiumMember]
+CONFLICT = OpenApiResponse(description="The records' state does not allow it; the detail says why.")
+
+
+class MembersAndStudents(permissions.BasePermission):
+    """Faculty, researchers, and students (who read their own rows)."""
+
+    message = "For faculty of a consortium university, researchers and students."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return IsConsortiumMember().has_permission(request, view) or Student.objects.filter(user=user).exists()
 
 
 class MembersWrite(IsConsortiumMember):
@@ -97,7 +147,16 @@ def _not_a_fake(view) -> bool:
     return not getattr(view, "swagger_fake_view", False)  # drf-spectacular, building the schema
 
 
-class ScopedReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
+class Conflicts:
+    """frames.services.Conflict (the LMS's too) answers 409."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.Conflict):
+            exc = Conflict(str(exc))
+        return super().handle_exception(exc)
+
+
+class ScopedReadViewSet(Conflicts, mixins.ListModelMixin, mixins.RetrieveModelMixin, GenericViewSet):
     """A model's rows as far as the caller may see them (``model.objects.visible_to``)."""
 
     model = None
@@ -182,6 +241,7 @@ class TeamViewSet(ScopedViewSet):
         """The team's active members, how many are outgoing (in their last term) and their
         share, the lead, the established members who could take over, and whether the lead is
         at risk (outgoing with no one established to take over)."""
+        query(ValidationsQuerySerializer, request, set())
         return Response(ContinuitySerializer(selectors.team_continuity(self.get_object())).data)
 
 
@@ -195,7 +255,7 @@ class StudentViewSet(ScopedViewSet):
     serializer_class = StudentSerializer
     write_serializer_class = StudentWriteSerializer
     filterset_class = StudentFilter
-    permission_classes = [permissions.IsAuthenticated, MembersWrite]  # a student reads their own
+    permission_classes = [permissions.IsAuthenticated, MembersAndStudents, MembersWrite]  # a student reads their own
     related = ("user",)
 
 
@@ -209,6 +269,7 @@ class DepartureViewSet(ScopedReadViewSet):
 
 
 @extend_schema(tags=["frames"])
+@extend_schema_view(destroy=extend_schema(responses={204: None, 409: CONFLICT}))
 class OutcomeViewSet(ScopedViewSet):
     """Recorded outcomes of a university's projects (mission or program success, by cohort
     year): what models are validated against."""
@@ -234,7 +295,7 @@ def factor_model(raw: str | None, param: str = "model") -> FactorModel:
             raise exceptions.ValidationError({param: ["No model is active: name one (its name or id)."]})
         return model
     model = FactorModel.objects.filter(name=raw).first() if "\x00" not in raw else None
-    if model is None and raw.isdigit() and int(raw) < 2**63:
+    if model is None and raw.isascii() and raw.isdecimal() and int(raw) < 2**63:
         model = FactorModel.objects.filter(pk=int(raw)).first()
     if model is None:
         raise exceptions.ValidationError({param: [f"No factor model {raw!r}."]})
@@ -283,7 +344,14 @@ class InterfaceViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMode
         services.delete_interface(actor=self.request.user, interface=instance)
 
     @extend_schema(request=AssignValueSerializer, responses={200: InterfaceDetailSerializer})
-    @action(detail=True, methods=["post"], url_path="factor-values", filter_backends=[])
+    @extend_schema(parameters=[MODEL_PARAMETER])
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="factor-values",
+        filter_backends=[],
+        allowed_query_params=frozenset({"model"}),
+    )
     def factor_values(self, request, pk=None):
         """Give the interface a value of a factor from now on; its previous value of that factor
         ends now (``history/`` keeps it). Faculty at either end, or researchers."""
@@ -296,6 +364,7 @@ class InterfaceViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMode
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
         """Every value the interface has had, newest first within each factor."""
+        query(ValidationsQuerySerializer, request, set())
         interface = self.get_object()
         rows = interface.factor_values.select_related("factor", "value").order_by("factor__name", "-assigned_at")
         return Response(CurrentValueSerializer(rows, many=True).data)
@@ -315,7 +384,8 @@ class InterfaceViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMode
         params = query(RollupQuerySerializer, request, {"by", "model"})
         model = factor_model(params.get("model"))
         interfaces = Interface.objects.visible_to(request.user)
-        return Response(RollupSerializer(selectors.rollup(interfaces, model, params["by"]), many=True).data)
+        rows = selectors.rollup(interfaces, model, params["by"], user=request.user)
+        return Response(RollupSerializer(rows, many=True).data)
 
 
 class RollupQuerySerializer(serializers.Serializer):
@@ -363,6 +433,10 @@ class FactorValueViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMo
 
     def save(self, data, instance=None):
         return services.save_factor_value(actor=self.request.user, data=data, value=instance)
+
+
+class ValidationsQuerySerializer(serializers.Serializer):
+    pass  # page and page_size: the pagination's
 
 
 class CompareQuerySerializer(serializers.Serializer):
@@ -416,8 +490,11 @@ class FactorModelViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMo
     @extend_schema(responses={200: ModelValidationSerializer(many=True)})
     @action(detail=True, methods=["get"], filter_backends=[])
     def validations(self, request, pk=None):
-        """The model's validation rows, newest run first."""
-        rows = ModelValidation.objects.filter(model=self.get_object()).order_by("-validated_at", "outcome_id")
+        """The model's validation rows of the outcomes you may see, newest run first."""
+        query(ValidationsQuerySerializer, request, {"page", "page_size"})
+        outcomes = Outcome.objects.visible_to(request.user)
+        rows = ModelValidation.objects.filter(model=self.get_object(), outcome__in=outcomes)
+        rows = rows.order_by("-validated_at", "outcome_id")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ModelValidationSerializer(page, many=True).data)
 
@@ -445,3 +522,241 @@ class ActionViewSet(api_views.ActionViewSet):
     """FRAMES' audit trail (object types ``frames.*``), newest first."""
 
     object_types_prefix = "frames."
+
+
+# --- the onboarding LMS --------------------------------------------------------------------------
+
+
+class StudentsAct(permissions.BasePermission):
+    """The student's own actions (start, view, complete, feedback): a login with a student record."""
+
+    message = "Only students take modules: your login has no active student record."
+
+    def has_permission(self, request, view):
+        return Student.objects.filter(user=request.user, active=True).exists()
+
+
+STUDENT_ACTION = {"methods": ["post"], "detail": True, "permission_classes": [permissions.IsAuthenticated, StudentsAct]}
+
+
+@extend_schema(tags=["frames"])
+@extend_schema_view(
+    update=extend_schema(responses={200: ModuleDetailSerializer, 409: CONFLICT}),
+    partial_update=extend_schema(responses={200: ModuleDetailSerializer, 409: CONFLICT}),
+)
+class ModuleViewSet(ScopedViewSet):
+    """Onboarding modules, one row per revision. Faculty write their university's modules
+    (researchers: consortium modules, with no university) while a revision is a draft;
+    ``publish/`` makes it the key's published revision, ``revise/`` starts the next draft (a
+    published module's content changes only so: a 409 otherwise), ``assign/`` gives it to
+    students. Students see the published modules assigned to them and ``start/``, ``view/``,
+    ``complete/`` them and give ``feedback/``: starting before the prerequisites are complete is
+    a 409 naming them."""
+
+    model, saver, instance_name = Module, lms.save_module, "module"
+    serializer_class = ModuleSerializer
+    write_serializer_class = ModuleWriteSerializer
+    filterset_class = ModuleFilter
+    permission_classes = [permissions.IsAuthenticated, MembersAndStudents, MembersWrite]
+    related = ("author",)
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        modules = super().get_queryset()
+        return modules.prefetch_related("sections") if self.action == "retrieve" else modules
+
+    def get_serializer_class(self):
+        return ModuleSerializer if self.action in ("list", "funnel") else ModuleDetailSerializer
+
+    @extend_schema(request=None, responses={200: ModuleDetailSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """A draft with sections becomes its key's published revision (the previous one is archived)."""
+        return self.answer(lms.publish(actor=request.user, module=self.get_object()))
+
+    @extend_schema(request=None, responses={200: ModuleDetailSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        """Withdraw the published revision."""
+        return self.answer(lms.archive(actor=request.user, module=self.get_object()))
+
+    @extend_schema(request=None, responses={201: ModuleDetailSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def revise(self, request, pk=None):
+        """A draft copy (content and sections) as the key's next revision; one draft at a time."""
+        return self.answer(lms.new_revision(actor=request.user, module=self.get_object()), status.HTTP_201_CREATED)
+
+    @extend_schema(request=AssignSerializer, responses={200: AssignedSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Assign the published revision to students of your university (researchers: any)."""
+        module = self.get_object()
+        data = self.validated(AssignSerializer)
+        result = lms.assign(
+            actor=request.user, module=module, students=data["students"], due_at=data.get("due_at"),
+            required=data["required"],
+        )  # fmt: skip
+        return Response(AssignedSerializer(result).data)
+
+    @extend_schema(responses={200: ProgressSerializer(many=True)})
+    @action(detail=True, methods=["get"], filter_backends=[], permission_classes=MEMBERS)
+    def progress(self, request, pk=None):
+        """The progress of the module's learners you may see, most recently active first."""
+        rows = ModuleProgress.objects.visible_to(request.user).filter(module=self.get_object())
+        page = self.paginate_queryset(rows.order_by("-last_accessed_at", "student_id"))
+        return self.get_paginated_response(ProgressSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: ModuleAnalyticsSerializer}, filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None, permission_classes=MEMBERS)
+    def analytics(self, request, pk=None):
+        """The module's funnel (assigned, started, completed), median time per section, the
+        section where learners drop off, and its feedback."""
+        return Response(ModuleAnalyticsSerializer(lms.module_analytics(self.get_object())).data)
+
+    @extend_schema(responses={200: FunnelSerializer(many=True)})
+    @action(detail=False, methods=["get"], permission_classes=MEMBERS)
+    def funnel(self, request):
+        """The completion funnel of every module you may see (filters as the list): students
+        assigned, of whom started, of whom completed. The same few queries however many."""
+        modules = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(modules)
+        return self.get_paginated_response(
+            FunnelSerializer(lms.funnel(modules.filter(pk__in=[m.pk for m in page])), many=True).data
+        )
+
+    def _student_module(self):
+        return lms.student_of(self.request.user), self.get_object()
+
+    @extend_schema(request=None, responses={200: ProgressSerializer, 409: CONFLICT})
+    @action(**STUDENT_ACTION)
+    def start(self, request, pk=None):
+        """Start (or resume) an assigned module: 409 naming the prerequisites not yet complete."""
+        student, module = self._student_module()
+        return Response(ProgressSerializer(lms.start(student=student, module=module)).data)
+
+    @extend_schema(request=ViewSectionSerializer, responses={200: ProgressSerializer, 409: CONFLICT})
+    @action(**STUDENT_ACTION)
+    def view(self, request, pk=None):
+        """You spent ``duration_seconds`` on a section of a module you started."""
+        student, module = self._student_module()
+        data = self.validated(ViewSectionSerializer)
+        section = module.sections.filter(pk=data["section"]).first()
+        if section is None:
+            raise exceptions.ValidationError({"section": [f"No section {data['section']} in this module."]})
+        progress = lms.view_section(student=student, module=module, section=section, seconds=data["duration_seconds"])
+        return Response(ProgressSerializer(progress).data)
+
+    @extend_schema(request=None, responses={200: ProgressSerializer, 409: CONFLICT})
+    @action(**STUDENT_ACTION)
+    def complete(self, request, pk=None):
+        """Complete the module: every section must have been viewed (409 naming those left)."""
+        student, module = self._student_module()
+        return Response(ProgressSerializer(lms.complete(student=student, module=module)).data)
+
+    @extend_schema(request=FeedbackWriteSerializer, responses={200: FeedbackSerializer, 409: CONFLICT})
+    @action(**STUDENT_ACTION)
+    def feedback(self, request, pk=None):
+        """Rate an assigned module from 1 to 5, with an optional comment (again: replaced)."""
+        student, module = self._student_module()
+        data = self.validated(FeedbackWriteSerializer)
+        feedback = lms.give_feedback(student=student, module=module, rating=data["rating"], comment=data["comment"])
+        return Response(FeedbackSerializer(feedback).data)
+
+
+@extend_schema(tags=["frames"])
+@extend_schema_view(
+    create=extend_schema(responses={201: SectionSerializer, 409: CONFLICT}),
+    update=extend_schema(responses={200: SectionSerializer, 409: CONFLICT}),
+    partial_update=extend_schema(responses={200: SectionSerializer, 409: CONFLICT}),
+    destroy=extend_schema(responses={204: None, 409: CONFLICT}),
+)
+class SectionViewSet(ServiceWrites, ScopedReadViewSet):
+    """Modules' sections, in order; written while their module is a draft (409 otherwise)."""
+
+    serializer_class = SectionSerializer
+    write_serializer_class = SectionWriteSerializer
+    filterset_class = SectionFilter
+    permission_classes = [permissions.IsAuthenticated, MembersAndStudents, MembersWrite]
+
+    def get_queryset(self):
+        if not _not_a_fake(self):
+            return ModuleSection.objects.none()
+        return ModuleSection.objects.filter(module__in=Module.objects.visible_to(self.request.user))
+
+    def save(self, data, instance=None):
+        return lms.save_section(actor=self.request.user, data=data, section=instance)
+
+    def remove(self, instance):
+        lms.delete_section(actor=self.request.user, section=instance)
+
+
+@extend_schema(tags=["frames"])
+class AssignmentViewSet(ScopedReadViewSet):
+    """Module assignments: a student's own (their to-do list, with due dates), faculty their
+    university's students', researchers all. ``overdue/``: required ones past due, per university."""
+
+    model = ModuleAssignment
+    serializer_class = AssignmentSerializer
+    filterset_class = AssignmentFilter
+    permission_classes = [permissions.IsAuthenticated, MembersAndStudents]
+    related = ("module", "assigned_by")
+
+    @extend_schema(responses={200: OverdueSerializer(many=True)}, filters=False)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None, permission_classes=MEMBERS)
+    def overdue(self, request):
+        """Per university (of the students you may see): required assignments past their due
+        date and not completed, and how many students have one."""
+        return Response(OverdueSerializer(lms.overdue(Student.objects.visible_to(request.user)), many=True).data)
+
+
+@extend_schema(tags=["frames"])
+class FeedbackViewSet(ScopedReadViewSet):
+    """Module feedback: a student's own; faculty their university's students'; researchers all."""
+
+    model = ModuleFeedback
+    serializer_class = FeedbackSerializer
+    filterset_class = FeedbackFilter
+    permission_classes = [permissions.IsAuthenticated, MembersAndStudents]
+
+
+class NewestEventsFirst(CursorPagination):
+    ordering = ("-at", "-id")
+
+
+EVENTS_DESCRIPTION = (
+    f"Up to {lms.MAX_ROWS} events as a JSON array, at most {lms.MAX_BYTES // (1024 * 1024)} MiB: student, module, "
+    "section (required for section_view), event_type, duration_seconds, at (with a UTC offset). Every row is "
+    "validated first, then checked against the database (a student you may not write, an unknown module, a "
+    "section of another module); any bad row answers 400 with `fields` keyed by the row's index and nothing is "
+    "stored. More rows: 413. The progress of every (student, module) pair the batch touches is recomputed from "
+    "all its events. One audit entry records the counts."
+)
+
+
+@extend_schema(tags=["frames"])
+class EventViewSet(mixins.ListModelMixin, GenericViewSet):
+    """Module analytics events (append-only), newest first (cursor pagination): faculty their
+    university's students', researchers all. POST a batch (bulk, COPY)."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    pagination_class = NewestEventsFirst
+    permission_classes = MEMBERS
+    max_body_size = lms.MAX_BYTES
+    parser_classes = [RawJSONParser]
+
+    def get_queryset(self):
+        if not _not_a_fake(self):
+            return ModuleAnalyticsEvent.objects.none()
+        return ModuleAnalyticsEvent.objects.visible_to(self.request.user)
+
+    @extend_schema(
+        request=EventRowSerializer(many=True),
+        responses={201: EventBatchResultSerializer, 415: OpenApiResponse(description="Not JSON.")},
+        description=EVENTS_DESCRIPTION,
+    )
+    def create(self, request):
+        body = request.data if isinstance(request.data, RawBody) else RawBody()
+        with batch_errors():
+            result = lms.ingest_events(lms.parse_events(body), actor=request.user)
+        return Response(EventBatchResultSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -110,9 +110,10 @@ def _json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"before": {...}, "after": {...}}`` of the fields whose values differ."""
-    changed = [key for key in after if before.get(key) != after.get(key)]
-    return {"before": {key: before.get(key) for key in changed}, "after": {key: after[key] for key in changed}}
+    """``{"before": {...}, "after": {...}}`` of the fields whose values differ (a key on one
+    side only reads as None on the other)."""
+    changed = [key for key in {**before, **after} if before.get(key) != after.get(key)]
+    return {"before": {key: before.get(key) for key in changed}, "after": {key: after.get(key) for key in changed}}
 
 
 def record(

@@ -235,6 +235,9 @@ SPECTACULAR_SETTINGS = {
         "ResearchJobStatusEnum": "research.models.JobStatus.Status",
         "FramesLevelEnum": "frames.models.Level",
         "FramesEntityKindEnum": "frames.models.EntityKind",
+        "FramesModuleStatusEnum": "frames.models.Module.Status",
+        "FramesProgressStatusEnum": "frames.models.ModuleProgress.Status",
+        "FramesStudentStatusEnum": "frames.models.Student.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -169,13 +169,32 @@ def _frames_case(case) -> None:
         if isinstance(case.query, dict) and key in case.query:
             case.query[key] = "baseline_v1"
     body = case.body
+    if path.endswith("/frames/events/") and isinstance(body, list):
+        for row in body:
+            if isinstance(row, dict):
+                viewed = row.get("event_type") == "section_view"
+                row.update(
+                    student=FRAMES["student"], module=FRAMES["module"], section=FRAMES["section"] if viewed else None
+                )
+        return
     if not isinstance(body, dict):
         return
+    if "key" in body:
+        body["key"] = f"fz-{n}"
+    if "order" in body:
+        body["order"] = n
+    body.update({key: [] for key in ("prerequisites",) if key in body})
+    if "students" in body:
+        body["students"] = [FRAMES["student"]]
+    if "section" in body:
+        body["section"] = FRAMES["section"]
     if "name" in body:
         body["name"] = f"{str(body['name'])[:40]}-{n}"
     for key in ("university", "project", "team", "factor", "value"):
         if key in body:
             body[key] = FRAMES[key]
+    if "module" in body:  # a section is written into a draft
+        body["module"] = FRAMES["draft"] if "/sections/" in path else FRAMES["module"]
     if "from_kind" in body:
         fresh = Team.objects.create(university_id=FRAMES["university"], name=f"Fuzz team {n}")
         body.update(from_kind="team", from_id=fresh.pk, to_kind="project", to_id=FRAMES["project"])
@@ -330,11 +349,15 @@ def institution_key(db):
 @pytest.fixture
 def frames_data(bearer, django_user_model):
     """One of each FRAMES row, for the fuzzing superuser (a researcher: every operation's logic)."""
-    from frames import services
+    from frames import lms, services
     from frames.models import (
         FactorModel,
         FactorValue,
         Interface,
+        Module,
+        ModuleAssignment,
+        ModuleFeedback,
+        ModuleSection,
         Outcome,
         Project,
         RiskFactor,
@@ -359,9 +382,19 @@ def frames_data(bearer, django_user_model):
     services.assign_factor_value(actor=fuzzer, interface=interface, value=value)
     advance = services.advance_term(actor=fuzzer, university=university)  # an audit entry, and no departure
     assert advance.graduated == 0
+    module = Module.objects.create(key="fz-published", title="Fuzz", university=university)
+    section = ModuleSection.objects.create(module=module, order=1, title="Only")
+    lms.publish(actor=fuzzer, module=module)
+    draft = Module.objects.create(key="fz-draft", title="Draft", university=university)
+    draft_section = ModuleSection.objects.create(module=draft, order=1, title="Draft part")
+    assignment = ModuleAssignment.objects.create(module=module, student=student)
+    feedback = ModuleFeedback.objects.create(module=module, student=student, rating=4)
     FRAMES.update(
         university=university.pk, project=project.pk, team=team.pk, factor=factor.pk, value=value.pk,
+        student=student.pk, module=module.pk, section=section.pk, draft=draft.pk,
         ids={
+            "modules": module.pk, "sections": draft_section.pk, "assignments": assignment.pk,
+            "feedback": feedback.pk,
             "universities": university.pk, "projects": project.pk, "teams": team.pk, "students": student.pk,
             "interfaces": interface.pk, "outcomes": outcome.pk, "factors": factor.pk, "factor-values": value.pk,
             "models": FactorModel.objects.get(name="baseline_v1").pk,

@@ -159,7 +159,7 @@ def test_interfaces_carry_their_loss_and_level_under_the_model_asked_for(as_, va
     assert ids(as_("a").get(f"{API}/interfaces/", {"level": "critical"})) == {valued.pk}
 
 
-@pytest.mark.parametrize("name", ["nope", "99999", "bad\x00name"])
+@pytest.mark.parametrize("name", ["nope", "99999", "bad\x00name", "\u00b2"])
 def test_an_unknown_model_is_a_400_naming_it(as_, world, name):
     response = as_("a").get(f"{API}/interfaces/", {"model": name})
     assert response.status_code == 400 and "model" in response.json()["fields"]
@@ -189,7 +189,7 @@ def test_faculty_link_their_teams_to_another_universitys(as_, team, other_team, 
     third = Team.objects.create(university=other_university, name="Third")
     foreign = {"from_kind": "team", "from_id": other_team.pk, "to_kind": "team", "to_id": third.pk}
     refused = as_("a").post(f"{API}/interfaces/", {**foreign, "interface_type": "concurrent"}, format="json")
-    assert refused.status_code == 403  # neither end at A
+    assert refused.status_code == 400 and "from_id" in refused.json()["fields"]  # neither end at A: as if missing
     again = as_("a").post(f"{API}/interfaces/", {**body, "interface_type": "external"}, format="json")
     assert again.status_code == 400 and "interface_type" in again.json()["fields"]
     missing = as_("a").post(
@@ -230,7 +230,9 @@ def test_rollups_per_team_project_and_university(as_, valued, team, other_team, 
     assert by_team[0]["mean_loss"] in (0.75, 0.375) and by_team[0]["critical"] == 1
     by_university = {row["id"]: row for row in as_("a").get(f"{API}/interfaces/rollup/", {"by": "university"}).json()}
     assert by_university[university.pk]["interfaces"] == 2 and by_university[university.pk]["max_loss"] == 0.75
-    assert by_university[other_university.pk]["interfaces"] == 1  # what A sees: the cross one
+    assert other_university.pk not in by_university  # B's own figures are not A's to read
+    everywhere = as_("researcher").get(f"{API}/interfaces/rollup/", {"by": "university"}).json()
+    assert {row["id"]: row["interfaces"] for row in everywhere} == {university.pk: 2, other_university.pk: 2}
     bad = as_("a").get(f"{API}/interfaces/rollup/", {"by": "galaxy"})
     assert bad.status_code == 400 and "by" in bad.json()["fields"]
 
@@ -410,3 +412,62 @@ def test_compare_two_models_side_by_side(as_, valued, baseline, world):
 def test_methods_the_endpoints_lack_are_405(as_, baseline, university):
     assert as_("researcher").delete(f"{API}/models/{baseline.pk}/").status_code == 405
     assert as_("researcher").put(f"{API}/universities/{university.pk}/", {}, format="json").status_code == 405
+
+
+# --- what a review found ---------------------------------------------------------------------------
+
+
+def test_validation_rows_show_only_the_outcomes_the_caller_may_see(as_, valued, baseline, world, other_university):
+    Team.objects.filter(pk=valued.from_id).update(project=world["own"])
+    Team.objects.filter(pk=valued.to_id).update(project=world["theirs"])
+    for project in (world["own"], world["theirs"]):
+        Outcome.objects.create(
+            university=project.university, project=project, outcome_type="mission_success", success=True
+        )
+    as_("researcher").post(f"{API}/models/{baseline.pk}/validate/")
+
+    rows = as_("a").get(f"{API}/models/{baseline.pk}/validations/").json()["results"]
+    assert {Outcome.objects.get(pk=row["outcome"]).university_id for row in rows} == {world["own"].university_id}
+    assert len(as_("researcher").get(f"{API}/models/{baseline.pk}/validations/").json()["results"]) == 2
+    outcome = Outcome.objects.get(project=world["own"])
+    refused = as_("a").delete(f"{API}/outcomes/{outcome.pk}/")
+    assert refused.status_code == 409 and Outcome.objects.filter(pk=outcome.pk).exists()
+
+
+def test_a_record_stays_at_its_university(as_, team, other_university):
+    moved = as_("researcher").patch(f"{API}/teams/{team.pk}/", {"university": other_university.pk}, format="json")
+    assert moved.status_code == 400 and "university" in moved.json()["fields"]
+
+
+def test_deleting_a_team_records_its_interfaces_and_frees_its_lead(as_, world, team, university):
+    lead = Student.objects.create(university=university, team=team, name="Lead", is_lead=True)
+    interfaces = sorted([world["cross"].pk, world["internal"].pk])
+
+    assert as_("a").delete(f"{API}/teams/{team.pk}/").status_code == 204
+
+    entry = ActionLog.objects.get(object_type="frames.team", verb="delete")
+    assert (
+        entry.changes["interfaces deleted"] == interfaces and entry.changes["members left without a team"] == 2
+    )  # and the pupil
+    lead.refresh_from_db()
+    assert lead.team is None and not lead.is_lead
+    assert as_("a").patch(f"{API}/students/{lead.pk}/", {"name": "Renamed"}, format="json").status_code == 200
+
+
+def test_actions_without_filters_refuse_unknown_parameters_too(as_, team, world):
+    assert as_("a").get(f"{API}/teams/{team.pk}/continuity/", {"foo": 1}).status_code == 400
+    assert as_("a").get(f"{API}/interfaces/{world['cross'].pk}/history/", {"foo": 1}).status_code == 400
+
+
+def test_strangers_get_a_403_from_students_and_the_lms(as_, make_user, client_for):
+    stranger = client_for(make_user("nobody"))
+    for path in ("students", "modules", "sections", "assignments", "feedback"):
+        assert stranger.get(f"{API}/{path}/").status_code == 403, path
+
+
+def test_a_factor_value_can_be_assigned_with_no_active_model(as_, world, value, baseline):
+    FactorModel.objects.update(is_active=False)
+    url = f"{API}/interfaces/{world['cross'].pk}/factor-values/"
+    assert as_("a").post(url, {"value": value("bond_strength", "weak").pk}, format="json").status_code == 400
+    answered = as_("a").post(f"{url}?model=baseline_v1", {"value": value("bond_strength", "weak").pk}, format="json")
+    assert answered.status_code == 200 and answered.json()["loss"] == 0.35

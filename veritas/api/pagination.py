@@ -19,7 +19,7 @@ def strict_page_size(request, param: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(param)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= maximum:
         raise ValidationError({param: [f"Must be a whole number from 1 to {maximum}."]})
     return int(raw)
 
@@ -36,7 +36,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
     def get_page_number(self, request, paginator):
         # A page that cannot exist (0, "abc") is a 400; one past the end is a 404 (DRF's).
         raw = request.query_params.get(self.page_query_param)
-        if raw is not None and raw not in self.last_page_strings and not (raw.isdigit() and int(raw) >= 1):
+        whole = raw is not None and raw.isascii() and raw.isdecimal()
+        if raw is not None and raw not in self.last_page_strings and not (whole and int(raw) >= 1):
             raise ValidationError({self.page_query_param: ["Must be a whole number from 1."]})
         return super().get_page_number(request, paginator)
 

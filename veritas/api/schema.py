@@ -28,23 +28,29 @@ DESCRIPTIONS = {
 }
 METHODS = {"get", "put", "patch", "post", "delete"}
 
-# Request components whose endpoint refuses unknown properties (see closed()).
-_closed_components: set[str] = set()
+# Request serializers whose endpoint refuses unknown properties (see closed()).
+_closed: set[type] = set()
 
 
-# Request components whose text fields refuse what DRF's CharField refuses (see trimmed()).
-_trimmed_components: set[str] = set()
+# Request serializers whose text fields refuse what DRF's CharField refuses (see trimmed()).
+_trimmed: set[type] = set()
 
 
-def _component_names(serializer_class) -> set[str]:
-    name = serializer_class.__name__.removesuffix("Serializer")
-    return {name, f"{name}Request", f"Patched{name}Request"}
+def _component_names(serializer_classes) -> set[str]:
+    """The schema components of these serializers: their names (or the name given with
+    extend_schema_serializer, read when the schema is built, after the decorators ran)."""
+    names = set()
+    for serializer_class in serializer_classes:
+        annotation = getattr(serializer_class, "_spectacular_annotation", {})
+        name = annotation.get("component_name") or serializer_class.__name__.removesuffix("Serializer")
+        names |= {name, f"{name}Request", f"Patched{name}Request"}
+    return names
 
 
 def closed(serializer_class):
     """Class decorator: the schema of this request serializer says additionalProperties:
     false, because the endpoint rejects unknown fields (a typo is a 400, not ignored)."""
-    _closed_components.update(_component_names(serializer_class))
+    _closed.add(serializer_class)
     return serializer_class
 
 
@@ -52,16 +58,16 @@ def trimmed(serializer_class):
     """Class decorator: this request serializer's text fields behave as DRF's CharField —
     no NUL character, and a required text is stripped before it is found blank — and its
     schema says so with a pattern (a value of blanks only is not "valid data rejected")."""
-    _trimmed_components.update(_component_names(serializer_class))
+    _trimmed.add(serializer_class)
     return serializer_class
 
 
 def add_error_responses(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
-    for name in _closed_components & set(components):
+    for name in _component_names(_closed) & set(components):
         components[name]["additionalProperties"] = False
-    for name in _trimmed_components & set(components):
+    for name in _component_names(_trimmed) & set(components):
         _constrain_body_strings(components[name])
     ref = {"$ref": "#/components/schemas/Error"}
     throttled = _throttled_operations(generator)

@@ -109,6 +109,21 @@ class LookupField(StrictRelatedField, relations.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class StringListField(serializers.ListField):
+    """A JSON array of strings: DRF's ListField of CharField would take ``0`` as ``"0"``."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list):
+            for index, item in enumerate(data):
+                if not isinstance(item, str):
+                    raise serializers.ValidationError({index: ["Not a string."]})
+        return super().to_internal_value(data)
+
+
 class UTCDateTimeField(serializers.DateTimeField):
     """ISO 8601 with a UTC offset, taken in UTC; refused without one (DRF would read it in the
     server's time zone), as the API's time filters and ingestion refuse it."""

@@ -1,0 +1,591 @@
+"""The onboarding LMS: modules and their revisions, sections, assignments, what students do
+(events, ingested in bulk with COPY) and the progress that follows from it, feedback, and the
+analytics faculty read (funnel, time per section, drop-off, overdue, ratings). docs/frames.md.
+
+Writes are checked and audited here, whichever door they came through. A student's progress
+is never written directly: ``refresh_progress`` derives it from their events, set-based, so
+replaying the same events always gives the same progress.
+"""
+
+# ruff: noqa: S608 (table names come from model metadata; values are parameters)
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Avg, Count, Exists, OuterRef
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from frames.models import (
+    Module,
+    ModuleAnalyticsEvent,
+    ModuleAssignment,
+    ModuleFeedback,
+    ModuleProgress,
+    ModuleSection,
+    Student,
+    is_researcher,
+)
+from frames.services import Conflict, may_write_university
+from veritas import audit, bulk
+from veritas.utc import utc_problem
+
+MODULE_FIELDS = ["key", "title", "category", "estimated_minutes", "university", "prerequisites", "tags"]
+SECTION_FIELDS = ["module", "order", "section_type", "title", "content", "duration_minutes"]
+EVENT = ModuleAnalyticsEvent._meta.db_table
+PROGRESS = ModuleProgress._meta.db_table
+SECTION = ModuleSection._meta.db_table
+ASSIGNMENT = ModuleAssignment._meta.db_table
+
+
+def _require(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def may_write_module(actor, module: Module) -> bool:
+    """Faculty of the module's university; a consortium module (no university): researchers."""
+    if module.university_id is None:
+        return is_researcher(actor)
+    return may_write_university(actor, module.university_id)
+
+
+# --- modules and their revisions -----------------------------------------------------------------
+
+
+def _check_prerequisites(module: Module, many) -> None:
+    keys = list(dict.fromkeys(module.prerequisites))
+    if module.key in keys:
+        raise ValidationError({"prerequisites": ["A module cannot be its own prerequisite."]})
+    known = set(Module.objects.filter(key__in=keys).values_list("key", flat=True))
+    if unknown := [key for key in keys if key not in known]:
+        raise ValidationError({"prerequisites": [f"No module with key: {', '.join(unknown)}."]})
+    module.prerequisites = keys
+
+
+@transaction.atomic
+def save_module(*, actor, data: Mapping[str, Any], module: Module | None = None) -> Module:
+    """A new module (a draft, revision 1) or a change to a draft. A published or archived
+    module's content changes only through a new revision (``new_revision``): a Conflict."""
+    if module is None:
+        module = Module(author=actor if actor.is_authenticated else None)
+        if Module.objects.filter(key=data.get("key")).exists():
+            raise ValidationError({"key": ["A module with this key exists: make a new revision of it instead."]})
+    elif module.status != Module.Status.DRAFT:
+        raise Conflict(
+            f"Revision {module.revision} of {module.key} is {module.status}: its content changes only through "
+            "a new revision (POST …/revise/)."
+        )
+    elif "key" in data and data["key"] != module.key:
+        raise ValidationError({"key": ["A module's key does not change."]})
+    _require_module(actor, module, data)
+    return audit.write(actor=actor, instance=module, data=data, fields=MODULE_FIELDS, check=_check_prerequisites)
+
+
+def _require_module(actor, module: Module, data: Mapping[str, Any]) -> None:
+    universities = {module.university_id} if module.pk is not None else set()
+    if "university" in data:
+        universities.add(getattr(data["university"], "pk", data["university"]))
+    for university in universities:
+        probe = Module(university_id=university)
+        _require(may_write_module(actor, probe), "Only the university's faculty (a consortium module: researchers).")
+
+
+def _require_draft(module: Module) -> None:
+    if module.status != Module.Status.DRAFT:
+        raise Conflict(
+            f"Revision {module.revision} of {module.key} is {module.status}: its sections change only through "
+            "a new revision (POST …/revise/)."
+        )
+
+
+@transaction.atomic
+def save_section(*, actor, data: Mapping[str, Any], section: ModuleSection | None = None) -> ModuleSection:
+    module = section.module if section is not None else data["module"]
+    if section is not None and "module" in data and data["module"].pk != section.module_id:
+        raise ValidationError({"module": ["A section stays in its module."]})
+    _require(may_write_module(actor, module), "Only the module's university's faculty may edit it.")
+    _require_draft(module)
+    return audit.write(actor=actor, instance=section or ModuleSection(), data=data, fields=SECTION_FIELDS)
+
+
+@transaction.atomic
+def delete_section(*, actor, section: ModuleSection) -> None:
+    _require(may_write_module(actor, section.module), "Only the module's university's faculty may edit it.")
+    _require_draft(section.module)
+    audit.delete(actor=actor, instance=section, fields=SECTION_FIELDS)
+
+
+@transaction.atomic
+def publish(*, actor, module: Module) -> Module:
+    """A draft with at least one section becomes the published revision of its key; the
+    revision published before it is archived (its learners' progress stays with it)."""
+    _require(may_write_module(actor, module), "Only the module's university's faculty may publish it.")
+    module = Module.objects.select_for_update().get(pk=module.pk)
+    if module.status != Module.Status.DRAFT:
+        raise Conflict(f"Revision {module.revision} of {module.key} is {module.status}, not a draft.")
+    if not module.sections.exists():
+        raise Conflict("A module needs at least one section to be published.")
+    now = timezone.now()
+    archived = Module.objects.filter(key=module.key, status=Module.Status.PUBLISHED).update(
+        status=Module.Status.ARCHIVED
+    )
+    module.status, module.published_at = Module.Status.PUBLISHED, now
+    module.save(update_fields=["status", "published_at"])
+    audit.record(
+        "publish", actor=actor, obj=module, changes={"after": {"revision": module.revision}, "archived": archived}
+    )
+    return module
+
+
+@transaction.atomic
+def archive(*, actor, module: Module) -> Module:
+    _require(may_write_module(actor, module), "Only the module's university's faculty may archive it.")
+    if module.status != Module.Status.PUBLISHED:
+        raise Conflict(
+            f"Revision {module.revision} of {module.key} is {module.status}: only a published one is archived."
+        )
+    module.status = Module.Status.ARCHIVED
+    module.save(update_fields=["status"])
+    audit.record("archive", actor=actor, obj=module, changes={"after": {"status": module.status}})
+    return module
+
+
+@transaction.atomic
+def new_revision(*, actor, module: Module) -> Module:
+    """A draft copy of ``module`` and its sections as the key's next revision, to edit and
+    publish. A key has at most one draft: asking again is a Conflict naming it."""
+    _require(may_write_module(actor, module), "Only the module's university's faculty may revise it.")
+    revisions = Module.objects.select_for_update().filter(key=module.key)
+    if draft := revisions.filter(status=Module.Status.DRAFT).first():
+        raise Conflict(f"{module.key} already has a draft: revision {draft.revision} (id {draft.pk}).")
+    latest = max(revisions.values_list("revision", flat=True))
+    copy = Module.objects.create(
+        key=module.key, revision=latest + 1, title=module.title, category=module.category,
+        estimated_minutes=module.estimated_minutes, university_id=module.university_id,
+        author=actor if actor.is_authenticated else None, prerequisites=module.prerequisites, tags=module.tags,
+    )  # fmt: skip
+    ModuleSection.objects.bulk_create(
+        ModuleSection(
+            module=copy,
+            order=s.order,
+            section_type=s.section_type,
+            title=s.title,
+            content=s.content,
+            duration_minutes=s.duration_minutes,
+        )
+        for s in module.sections.all()
+    )
+    audit.record("revise", actor=actor, obj=copy, changes={"after": {"from_revision": module.revision}})
+    return copy
+
+
+# --- assignments ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assigned:
+    created: int
+    updated: int
+
+
+@transaction.atomic
+def assign(*, actor, module: Module, students: Iterable[Student], due_at: datetime | None, required: bool) -> Assigned:
+    """Assign a published module to students (new ones created, existing ones given the new
+    due date and flag). Faculty assign their university's students; researchers anyone's."""
+    if module.status != Module.Status.PUBLISHED:
+        raise Conflict(f"Revision {module.revision} of {module.key} is {module.status}: assign a published one.")
+    students = list(students)
+    for student in students:
+        _require(may_write_university(actor, student.university_id), "Only the students' university's faculty.")
+    existing = set(
+        ModuleAssignment.objects.filter(module=module, student__in=students).values_list("student_id", flat=True)
+    )
+    ModuleAssignment.objects.bulk_create(
+        [
+            ModuleAssignment(module=module, student=s, due_at=due_at, required=required, assigned_by=actor)
+            for s in students
+        ],
+        update_conflicts=True,
+        unique_fields=["module", "student"],
+        update_fields=["due_at", "required"],
+    )
+    result = Assigned(created=len({s.pk for s in students} - existing), updated=len(existing))
+    audit.record(
+        "assign",
+        actor=actor,
+        obj=module,
+        changes={"counts": {"created": result.created, "updated": result.updated}, "required": required},
+    )
+    return result
+
+
+# --- what students do ----------------------------------------------------------------------------
+
+
+def student_of(user) -> Student:
+    student = Student.objects.filter(user=user, active=True).first() if user.is_authenticated else None
+    if student is None:
+        raise PermissionDenied("Only students take modules: your login has no active student record.")
+    return student
+
+
+def missing_prerequisites(student: Student, module: Module) -> list[str]:
+    """The prerequisite keys the student has not completed (any revision counts)."""
+    if not module.prerequisites:
+        return []
+    done = set(
+        ModuleProgress.objects.filter(
+            student=student, module__key__in=module.prerequisites, status=ModuleProgress.Status.COMPLETED
+        ).values_list("module__key", flat=True)
+    )
+    return [key for key in module.prerequisites if key not in done]
+
+
+def _assignment(student: Student, module: Module) -> ModuleAssignment:
+    found = ModuleAssignment.objects.filter(student=student, module=module).first()
+    if found is None or module.status != Module.Status.PUBLISHED:
+        raise Conflict(f"{module.key} (revision {module.revision}) is not assigned to you.")
+    return found
+
+
+def _record(student: Student, module: Module, event_type: str, *, section=None, seconds: int = 0) -> ModuleProgress:
+    ModuleAnalyticsEvent.objects.create(
+        student=student, module=module, section=section, event_type=event_type, duration_seconds=seconds,
+        at=timezone.now(),
+    )  # fmt: skip
+    refresh_progress([(student.pk, module.pk)])
+    return ModuleProgress.objects.select_related("current_section").get(student=student, module=module)
+
+
+@transaction.atomic
+def start(*, student: Student, module: Module) -> ModuleProgress:
+    """Start (or resume) an assigned module; its prerequisites must be complete first (a
+    Conflict naming those that are not)."""
+    _assignment(student, module)
+    if missing := missing_prerequisites(student, module):
+        raise Conflict(f"Complete the prerequisites first: {', '.join(missing)}.")
+    started = ModuleProgress.objects.filter(student=student, module=module).exists()
+    return _record(student, module, ModuleAnalyticsEvent.Type.RESUME if started else ModuleAnalyticsEvent.Type.START)
+
+
+@transaction.atomic
+def view_section(*, student: Student, module: Module, section: ModuleSection, seconds: int) -> ModuleProgress:
+    """The student spent ``seconds`` on a section of a module they have started."""
+    _assignment(student, module)
+    if section.module_id != module.pk:
+        raise ValidationError({"section": [f"Section {section.pk} is not part of this module."]})
+    if not ModuleProgress.objects.filter(student=student, module=module).exists():
+        raise Conflict("Start the module first (POST …/start/).")
+    return _record(student, module, ModuleAnalyticsEvent.Type.SECTION_VIEW, section=section, seconds=seconds)
+
+
+@transaction.atomic
+def complete(*, student: Student, module: Module) -> ModuleProgress:
+    """Complete a module whose every section the student has viewed (else a Conflict naming
+    the sections left)."""
+    _assignment(student, module)
+    progress = ModuleProgress.objects.filter(student=student, module=module).first()
+    if progress is None:
+        raise Conflict("Start the module first (POST …/start/).")
+    left = module.sections.exclude(pk__in=progress.completed_sections).order_by("order")
+    if left := [f"{s.order}. {s.title}" for s in left]:
+        raise Conflict(f"Sections not viewed yet: {'; '.join(left)}.")
+    return _record(student, module, ModuleAnalyticsEvent.Type.COMPLETE)
+
+
+@transaction.atomic
+def give_feedback(*, student: Student, module: Module, rating: int, comment: str) -> ModuleFeedback:
+    """The student's rating (1 to 5) and comment on an assigned module; giving it again replaces it."""
+    _assignment(student, module)
+    feedback, _ = ModuleFeedback.objects.update_or_create(
+        student=student, module=module, defaults={"rating": rating, "comment": comment, "created_at": timezone.now()}
+    )
+    return feedback
+
+
+# --- progress from events ------------------------------------------------------------------------
+
+# Per (student, module): started at the first event, last accessed at the latest, the time
+# summed, the sections viewed (in the order first viewed), the section viewed last, completed at
+# the first complete event; percent = sections viewed / the module's sections (100 once
+# completed). Recomputed whole for the pairs given, so a replay gives the same rows.
+_REFRESH = f"""
+WITH pairs AS (
+    SELECT DISTINCT * FROM unnest(%s::bigint[], %s::bigint[]) AS p(student_id, module_id)
+), summary AS (
+    SELECT e.student_id, e.module_id,
+           min(e.at) AS started_at,
+           max(e.at) AS last_accessed_at,
+           sum(e.duration_seconds) AS total_seconds,
+           min(e.at) FILTER (WHERE e.event_type = 'complete') AS completed_at,
+           (array_agg(e.section_id ORDER BY e.at DESC, e.id DESC)
+                FILTER (WHERE e.event_type = 'section_view'))[1] AS current_section_id
+    FROM {EVENT} e JOIN pairs USING (student_id, module_id)
+    GROUP BY e.student_id, e.module_id
+), viewed AS (
+    SELECT student_id, module_id, array_agg(section_id ORDER BY first_at, section_id) AS sections
+    FROM (
+        SELECT e.student_id, e.module_id, e.section_id, min(e.at) AS first_at
+        FROM {EVENT} e JOIN pairs USING (student_id, module_id)
+        WHERE e.event_type = 'section_view'
+        GROUP BY 1, 2, 3
+    ) first_views
+    GROUP BY 1, 2
+), sizes AS (
+    SELECT module_id, count(*) AS sections FROM {SECTION}
+    WHERE module_id IN (SELECT module_id FROM pairs) GROUP BY 1
+)
+INSERT INTO {PROGRESS} AS p (student_id, module_id, status, percent, current_section_id, started_at, completed_at,
+                             last_accessed_at, total_seconds, completed_sections)
+SELECT s.student_id, s.module_id,
+       CASE WHEN s.completed_at IS NULL THEN 'in_progress' ELSE 'completed' END,
+       CASE WHEN s.completed_at IS NOT NULL THEN 100
+            WHEN coalesce(z.sections, 0) = 0 THEN 0
+            ELSE least(100, floor(100.0 * coalesce(cardinality(v.sections), 0) / z.sections))::int END,
+       s.current_section_id, s.started_at, s.completed_at, s.last_accessed_at, s.total_seconds,
+       coalesce(v.sections, '{{}}')
+FROM summary s
+LEFT JOIN viewed v USING (student_id, module_id)
+LEFT JOIN sizes z USING (module_id)
+ON CONFLICT (student_id, module_id) DO UPDATE SET
+    status = EXCLUDED.status, percent = EXCLUDED.percent, current_section_id = EXCLUDED.current_section_id,
+    started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
+    last_accessed_at = EXCLUDED.last_accessed_at, total_seconds = EXCLUDED.total_seconds,
+    completed_sections = EXCLUDED.completed_sections
+"""
+
+
+def refresh_progress(pairs: Iterable[tuple[int, int]]) -> int:
+    """Recompute the progress of these (student id, module id) pairs from all their events:
+    one statement. Returns the rows written."""
+    pairs = list(pairs)
+    if not pairs:
+        return 0
+    students, modules = zip(*pairs, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_REFRESH, [list(students), list(modules)])
+        return cursor.rowcount
+
+
+# --- events in bulk ------------------------------------------------------------------------------
+
+MAX_ROWS = 10_000  # per POST events/
+MAX_BYTES = 4 * 1024 * 1024
+
+
+class EventRow(BaseModel):
+    """``POST events/``: one event of a student in a module."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    student: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    module: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    section: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    event_type: Literal["start", "section_view", "pause", "resume", "complete"]
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    at: datetime
+
+
+_events = TypeAdapter(list[EventRow])
+
+
+def parse_events(body: bytes) -> list[EventRow]:
+    """A JSON array of up to MAX_ROWS events; errors keyed by index."""
+    rows = bulk.validate_json_array(_events, body, max_rows=MAX_ROWS)
+    invalid = {}
+    for index, row in enumerate(rows):
+        problems = {}
+        if problem := utc_problem(row.at):
+            problems["at"] = [problem]
+        if row.event_type == "section_view" and row.section is None:
+            problems["section"] = ["A section_view names its section."]
+        if problems:
+            invalid[str(index)] = problems
+    if invalid:
+        raise bulk.BatchInvalid(invalid)
+    return rows
+
+
+EVENT_COLUMNS = {
+    "student_id": "int8",
+    "module_id": "int8",
+    "section_id": "int8",
+    "event_type": "varchar",
+    "duration_seconds": "int4",
+    "at": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class EventBatchResult:
+    received: int
+    inserted: int
+    progress_refreshed: int
+
+
+def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
+    """Check a validated batch against the database (students the actor may write, modules
+    and their sections) and COPY it in, then refresh the progress of the (student, module)
+    pairs it touched: one transaction, one audit entry. BatchInvalid names the rows that do
+    not resolve, and nothing is written."""
+    student_ids = {row.student for row in rows}
+    module_ids = {row.module for row in rows}
+    with bulk.paused_gc(), transaction.atomic(), connection.cursor() as cursor:
+        students = dict(Student.objects.filter(pk__in=student_ids).values_list("pk", "university_id"))
+        writable = {pk for pk, university in students.items() if may_write_university(actor, university)}
+        modules = set(Module.objects.filter(pk__in=module_ids).values_list("pk", flat=True))
+        sections = set(ModuleSection.objects.filter(module_id__in=module_ids).values_list("pk", "module_id").iterator())
+        invalid = {}
+        for index, row in enumerate(rows):
+            problems = {}
+            if row.student not in writable:
+                problems["student"] = [f"No student {row.student} among those you may write."]
+            if row.module not in modules:
+                problems["module"] = [f"No module {row.module}."]
+            elif row.section is not None and (row.section, row.module) not in sections:
+                problems["section"] = [f"No section {row.section} in module {row.module}."]
+            if problems:
+                invalid[str(index)] = problems
+        if invalid:
+            raise bulk.BatchInvalid(invalid)
+        inserted = bulk.copy_rows(
+            cursor,
+            EVENT,
+            EVENT_COLUMNS,
+            ((r.student, r.module, r.section, r.event_type, r.duration_seconds, r.at) for r in rows),
+        )
+        refreshed = refresh_progress({(row.student, row.module) for row in rows})
+        audit.record(
+            "import",
+            actor=actor,
+            model=ModuleAnalyticsEvent,
+            changes={"counts": {"received": len(rows), "inserted": inserted, "progress": refreshed}},
+        )
+    return EventBatchResult(received=len(rows), inserted=inserted, progress_refreshed=refreshed)
+
+
+# --- analytics -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    module: int
+    key: str
+    revision: int
+    title: str
+    assigned: int
+    started: int
+    completed: int
+
+
+_FUNNEL = f"""
+SELECT a.module_id, count(*), count(p.id), count(p.id) FILTER (WHERE p.status = 'completed')
+FROM {ASSIGNMENT} a
+LEFT JOIN {PROGRESS} p ON p.student_id = a.student_id AND p.module_id = a.module_id
+WHERE a.module_id = ANY(%s)
+GROUP BY a.module_id
+"""
+
+
+def funnel(modules: Iterable[Module]) -> list[FunnelRow]:
+    """Per module: students assigned, of whom started, of whom completed. One query whatever
+    the number of modules and students."""
+    modules = list(modules)
+    with connection.cursor() as cursor:
+        cursor.execute(_FUNNEL, [[m.pk for m in modules]])
+        counts = {module: (assigned, started, done) for module, assigned, started, done in cursor.fetchall()}
+    return [FunnelRow(m.pk, m.key, m.revision, m.title, *counts.get(m.pk, (0, 0, 0))) for m in modules]
+
+
+@dataclass(frozen=True)
+class SectionRow:
+    section: int
+    order: int
+    title: str
+    views: int
+    median_seconds: float | None
+    stopped_here: int  # learners who started, did not complete, and viewed this section last
+
+
+_SECTIONS = f"""
+SELECT s.id, s."order", s.title,
+       (SELECT count(*) FROM {EVENT} e WHERE e.section_id = s.id AND e.event_type = 'section_view'),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_seconds)
+          FROM {EVENT} e WHERE e.section_id = s.id AND e.event_type = 'section_view'),
+       (SELECT count(*) FROM {PROGRESS} p
+         WHERE p.current_section_id = s.id AND p.module_id = s.module_id AND p.status = 'in_progress')
+FROM {SECTION} s WHERE s.module_id = %s ORDER BY s."order"
+"""
+
+
+@dataclass(frozen=True)
+class ModuleAnalytics:
+    funnel: FunnelRow
+    sections: list[SectionRow]
+    drop_off: SectionRow | None  # the section where most unfinished learners stopped
+    feedback_count: int
+    average_rating: float | None
+
+
+def module_analytics(module: Module) -> ModuleAnalytics:
+    """One module's funnel, median time per section (of its section views), the section where
+    learners drop off, and its feedback. Four queries."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SECTIONS, [module.pk])
+        sections = [SectionRow(*row) for row in cursor.fetchall()]
+    stopped = [s for s in sections if s.stopped_here]
+    drop_off = max(stopped, key=lambda s: (s.stopped_here, -s.order)) if stopped else None
+    ratings = ModuleFeedback.objects.filter(module=module).aggregate(n=Count("id"), average=Avg("rating"))
+    return ModuleAnalytics(
+        funnel=funnel([module])[0],
+        sections=sections,
+        drop_off=drop_off,
+        feedback_count=ratings["n"],
+        average_rating=float(ratings["average"]) if ratings["average"] is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class OverdueRow:
+    university: int
+    name: str
+    overdue: int  # required assignments past due and not completed
+    students: int  # distinct students with one
+
+
+def overdue(students, now: datetime | None = None) -> list[OverdueRow]:
+    """Per university: required assignments past their due date whose module the student has
+    not completed, among ``students`` (a queryset). One query."""
+    now = now or timezone.now()
+    rows = (
+        ModuleAssignment.objects.filter(student__in=students, required=True, due_at__lt=now)
+        .exclude(
+            Exists(
+                ModuleProgress.objects.filter(
+                    student=OuterRef("student"), module=OuterRef("module"), status="completed"
+                )
+            )
+        )
+        .values("student__university", "student__university__name")
+        .annotate(overdue=Count("id"), students=Count("student", distinct=True))
+        .order_by("-overdue", "student__university__name")
+    )
+    return [
+        OverdueRow(r["student__university"], r["student__university__name"], r["overdue"], r["students"]) for r in rows
+    ]
+
+
+def feedback_averages(modules) -> list[dict]:
+    """Per module: the number of ratings and their average."""
+    return list(
+        modules.annotate(ratings=Count("feedback"), average_rating=Avg("feedback__rating"))
+        .values("pk", "key", "revision", "title", "ratings", "average_rating")
+        .order_by("key", "-revision")
+    )
