@@ -1,4 +1,4 @@
-"""FRAMES (issue 11): energy loss.
+"""FRAMES (issue 11): energy loss, LMS event ingestion, the completion funnel.
 
 1. The energy loss and level of 10,000 interfaces, each with a current value of 10 factors,
    under a model weighing the 10 (``Interface.objects.with_loss``: one aggregate in SQL) against
@@ -6,6 +6,13 @@
    reads each interface's factor values with their contributions, and the model's weights, one
    query each per interface, then sums, caps and levels in Python) - target: <= 1/10 of its
    time, and identical numbers (checked outside the timing).
+2. ``POST events/`` with 10,000 LMS events (2,000 students x 5 events in one module: HTTP,
+   JSON, pydantic validation, the database checks, COPY, the progress of the 2,000 touched
+   pairs recomputed, the audit entry) against a raw psycopg COPY of the same rows into the same
+   table - target: >= 50 % of COPY's rows per second (a ratio <= 2).
+3. The completion funnel of 100 modules over 50,000 students (250,000 assignments, progress
+   for most of them) - ``frames.lms.funnel``, at most 5 queries - against the same counts
+   aggregated in Python from the rows - target: <= 1/5 of its time, identical counts.
 
 The frames research tables are emptied and refilled at the start of each run, in the benchmark
 database only.
@@ -14,8 +21,15 @@ database only.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
+from django.db import connection, connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from frames import lms
 from frames import models as frames
 from frames.models import (
     FactorModel,
@@ -23,10 +37,17 @@ from frames.models import (
     Interface,
     InterfaceFactorValue,
     ModelFactor,
+    Module,
+    ModuleAssignment,
+    ModuleProgress,
+    ModuleSection,
     RiskFactor,
+    Student,
     Team,
     University,
 )
+from veritas import bulk
+from veritas.models import PersonalToken, User
 
 INTERFACES = 10_000
 FACTORS = 10
@@ -34,6 +55,12 @@ CONTRIBUTIONS = [(0, 0), (5, 25), (40, 110)]
 
 
 def empty() -> None:
+    with connection.cursor() as cursor:  # the LMS's tables: hundreds of thousands of rows
+        cursor.execute(
+            "TRUNCATE frames_moduleanalyticsevent, frames_moduleprogress, frames_moduleassignment, "
+            "frames_modulefeedback, frames_modulesection, frames_module, frames_departure, frames_student, "
+            "frames_outcome, frames_faculty CASCADE"
+        )
     InterfaceFactorValue.objects.all().delete()
     Interface.objects.all().delete()
     Team.objects.all().delete()
@@ -128,3 +155,176 @@ def run(harness) -> None:
         check=lambda c: c.ratio <= 0.1 and identical,
     )
     comparison.notes.update(identical=identical, levels_present=",".join(levels))
+
+    lms_university = University.objects.create(code="lms", name="LMS bench university")
+    ingestion(harness, rng, lms_university)
+    funnel(harness, rng, lms_university)
+
+
+# --- LMS events ingestion --------------------------------------------------------------------------
+
+BATCH_STUDENTS, EVENTS_EACH = 2_000, 5
+
+
+def event_batch(rng: random.Random, module: Module, sections: list[int], students: list[int], day: int) -> list[dict]:
+    """EVENTS_EACH events per student: start, three section views, complete (a day's work)."""
+    rows = []
+    for student in students:
+        moment = datetime(2026, 1, 1, 9, tzinfo=UTC) + timedelta(days=day, minutes=rng.randrange(600))
+        kinds = [("start", None), *(("section_view", s) for s in sections[:3]), ("complete", None)]
+        for kind, section in kinds[:EVENTS_EACH]:
+            moment += timedelta(seconds=rng.randrange(30, 900))
+            rows.append({"student": student, "module": module.pk, "section": section, "event_type": kind,
+                         "duration_seconds": rng.randrange(600), "at": moment.isoformat()})  # fmt: skip
+    return rows
+
+
+def ingestion(harness, rng: random.Random, university: University) -> None:
+    students = Student.objects.bulk_create(
+        Student(university=university, name=f"learner {i}") for i in range(BATCH_STUDENTS)
+    )
+    module = Module.objects.create(key="bench-ingest", title="Bench", university=university)
+    sections = [s.pk for s in ModuleSection.objects.bulk_create(
+        ModuleSection(module=module, order=i, title=f"part {i}") for i in range(1, 4)
+    )]  # fmt: skip
+    ids = [s.pk for s in students]
+    user = User.objects.get_or_create(username="bench-frames", defaults={"is_superuser": True})[0]
+    token = PersonalToken.issue(user=user, name="bench")[1]
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    days = iter(range(10**6))
+
+    def body() -> bytes:
+        return orjson.dumps(event_batch(rng, module, sections, ids, next(days)))
+
+    prepared = {"body": b"", "copy": []}
+
+    def post_setup():
+        prepared["body"] = body()
+
+    def copy_setup():
+        rows = orjson.loads(body())
+        prepared["copy"] = [
+            (r["student"], r["module"], r["section"], r["event_type"], r["duration_seconds"],
+             datetime.fromisoformat(r["at"]))
+            for r in rows
+        ]  # fmt: skip
+
+    def post():
+        response = client.post("/api/v1/frames/events/", prepared["body"], content_type="application/json")
+        assert response.status_code == 201, response.content[:300]
+
+    def copy():
+        with connection.cursor() as cursor:
+            bulk.copy_rows(cursor, lms.EVENT, lms.EVENT_COLUMNS, prepared["copy"])
+
+    comparison = harness.compare(
+        f"POST events/ {BATCH_STUDENTS * EVENTS_EACH:,} rows (HTTP, JSON, validation, checks, COPY, progress)",
+        post,
+        "raw psycopg COPY of the same rows",
+        copy,
+        repeat=5,
+        warmup=1,
+        workload_setup=post_setup,
+        baseline_setup=copy_setup,
+        target="<= 2.0x (>= 50% of COPY rows/s)",
+        check=lambda c: c.ratio <= 2.0,
+    )
+    rows = BATCH_STUDENTS * EVENTS_EACH
+    comparison.notes.update(
+        rows_per_second=round(rows / (comparison.workload_median_ms / 1000)),
+        copy_rows_per_second=round(rows / (comparison.baseline_median_ms / 1000)),
+        share_of_copy=f"{comparison.baseline_median_ms / comparison.workload_median_ms:.0%}",
+        progress_rows=ModuleProgress.objects.filter(module=module).count(),
+    )
+
+
+# --- the completion funnel -------------------------------------------------------------------------
+
+FUNNEL_STUDENTS, FUNNEL_MODULES, ASSIGNED_EACH = 50_000, 100, 5
+
+
+def funnel_data(rng: random.Random, university: University) -> list[Module]:
+    modules = Module.objects.bulk_create(
+        Module(key=f"bench-{i}", title=f"Module {i}", university=university, status="published",
+               published_at=datetime(2026, 1, 1, tzinfo=UTC))
+        for i in range(FUNNEL_MODULES)
+    )  # fmt: skip
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO frames_student (university_id, name, expertise_area, graduation_term, terms_remaining, "
+            "status, is_lead, active) SELECT %s, 'funnel ' || g, '', '', 4, 'incoming', false, true "
+            "FROM generate_series(1, %s) g RETURNING id",
+            [university.pk, FUNNEL_STUDENTS],
+        )
+        students = [row[0] for row in cursor.fetchall()]
+        assignments, progress = [], []
+        for student in students:
+            for module in rng.sample(modules, ASSIGNED_EACH):
+                assignments.append((module.pk, student, True, start))
+                state = rng.random()
+                if state < 0.75:  # started; of whom some completed
+                    done = state < 0.4
+                    progress.append((student, module.pk, "completed" if done else "in_progress", 100 if done else 40,
+                                     start, start if done else None, start, 600, []))  # fmt: skip
+        bulk.copy_rows(
+            cursor, lms.ASSIGNMENT,
+            {"module_id": "int8", "student_id": "int8", "required": "bool", "assigned_at": "timestamptz"},
+            assignments,
+        )  # fmt: skip
+        bulk.copy_rows(
+            cursor, lms.PROGRESS,
+            {"student_id": "int8", "module_id": "int8", "status": "varchar", "percent": "int2",
+             "started_at": "timestamptz", "completed_at": "timestamptz", "last_accessed_at": "timestamptz",
+             "total_seconds": "int4", "completed_sections": "int8[]"},
+            progress,
+        )  # fmt: skip
+        cursor.execute("ANALYZE frames_moduleassignment; ANALYZE frames_moduleprogress")
+    return modules
+
+
+def python_funnel(modules: list[Module]) -> list[tuple[int, int, int, int]]:
+    """The counts from the rows, in Python: every assignment and progress row of the modules."""
+    ids = [m.pk for m in modules]
+    states = {
+        (student, module): status
+        for student, module, status in ModuleProgress.objects.filter(module_id__in=ids).values_list(
+            "student_id", "module_id", "status"
+        )
+    }
+    counts = {pk: [0, 0, 0] for pk in ids}
+    for student, module in ModuleAssignment.objects.filter(module_id__in=ids).values_list("student_id", "module_id"):
+        row = counts[module]
+        row[0] += 1
+        status = states.get((student, module))
+        if status is not None:
+            row[1] += 1
+            row[2] += status == "completed"
+    return [(pk, *counts[pk]) for pk in ids]
+
+
+def sql_funnel(modules: list[Module]) -> list[tuple[int, int, int, int]]:
+    return [(r.module, r.assigned, r.started, r.completed) for r in lms.funnel(modules)]
+
+
+def funnel(harness, rng: random.Random, university: University) -> None:
+    modules = funnel_data(rng, university)
+    identical = sql_funnel(modules) == python_funnel(modules)
+    with CaptureQueriesContext(connections["default"]) as queries:
+        sql_funnel(modules)
+    comparison = harness.compare(
+        f"completion funnel of {FUNNEL_MODULES} modules, {FUNNEL_STUDENTS:,} students (lms.funnel)",
+        lambda: sql_funnel(modules),
+        "the same counts aggregated in Python from the rows",
+        lambda: python_funnel(modules),
+        repeat=3,
+        warmup=1,
+        target="<= 0.2x (1/5); <= 5 queries; identical counts",
+        check=lambda c: c.ratio <= 0.2 and len(queries) <= 5 and identical,
+    )
+    comparison.notes.update(
+        queries=len(queries),
+        identical=identical,
+        assignments=FUNNEL_STUDENTS * ASSIGNED_EACH,
+        progress_rows=ModuleProgress.objects.filter(module__in=modules).count(),
+    )

@@ -23,8 +23,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Avg, Count, F, FilteredRelation, FloatField, Q
 from django.db.models.functions import Cast, TruncWeek
 from django.http import HttpResponseRedirect
@@ -48,11 +47,10 @@ from dashboard.models import (
     is_dashboard_admin,
 )
 from veritas import formats
-from veritas.admin import changes_html
+from veritas.admin import ServiceAdmin, ServiceForm, badge, changes_html
 from veritas.charts import Chart, Series
 from veritas.models import ActionLog
 
-CSS = {"all": ["dashboard/admin.css"]}
 # Subjects' line colours on the score chart, in the subjects' alphabetical order.
 SUBJECT_COLOURS = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
 CHART_WEEKS = 52  # the score chart's span at most, back from the student's latest assessment
@@ -89,11 +87,6 @@ def moment(value) -> str:
         return formats.MISSING
     value = timezone.localtime(value)
     return format_html('<time datetime="{}">{}</time>', value.isoformat(), value.strftime("%Y-%m-%d %H:%M"))
-
-
-def badge(text: str, kind: str):
-    """A word on a coloured pill: the word carries the meaning, the colour only helps."""
-    return format_html('<span class="dashboard-badge dashboard-badge-{}">{}</span>', kind, text)
 
 
 def status_badge(draft: Draft):
@@ -174,78 +167,10 @@ class CohortStaffAccess:
 # --- writes through the services ----------------------------------------------------------------
 
 
-class ServiceForm(forms.ModelForm):
-    """A model form whose validation is the write: once its fields are clean it calls the
-    admin's ``write`` (a service) inside the admin's transaction, instead of ModelForm's
-    model validation. The service's field-keyed ``ValidationError`` shows on those fields,
-    a refusal (no permission, a transition not allowed) above the form; a valid form has been
-    saved and audited once."""
+class DashboardAdmin(ServiceAdmin):
+    """Writes through dashboard/services.py; a draft move not allowed refuses the form too."""
 
-    request = None  # set per request by ServiceAdmin.get_form
-    model_admin = None
-    saved = None
-
-    def _post_clean(self):
-        if self.errors:
-            return
-        current = None if self.instance._state.adding else self.instance
-        try:
-            with transaction.atomic():
-                self.saved = self.model_admin.write(self.request, current, self.service_data())
-        except ValidationError as error:
-            self.add_service_errors(error)
-        except (PermissionDenied, services.TransitionNotAllowed) as error:
-            self.add_error(None, str(error))
-
-    def service_data(self) -> dict:
-        return dict(self.cleaned_data)
-
-    def add_service_errors(self, error: ValidationError) -> None:
-        keyed = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
-        for field, problems in keyed.items():
-            if field in self.fields:
-                self.add_error(field, problems)
-            elif field == NON_FIELD_ERRORS:
-                self.add_error(None, problems)
-            else:  # a field this user cannot edit here
-                self.add_error(None, [f"{field}: {problem}" for problem in problems])
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """Saves and deletions through ``write(request, obj or None, data)`` and
-    ``erase(request, obj)``, which call dashboard/services.py."""
-
-    form = ServiceForm
-
-    class Media:
-        css = CSS
-
-    def write(self, request, obj, data: dict):
-        raise NotImplementedError
-
-    def erase(self, request, obj) -> None:
-        raise NotImplementedError
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)  # a new class per call
-        form.request, form.model_admin = request, self
-        return form
-
-    def save_form(self, request, form, change):
-        return form.saved  # written when the form was validated
-
-    def save_model(self, request, obj, form, change):
-        pass  # done by the service
-
-    def save_related(self, request, form, formsets, change):
-        pass  # the service set the many-to-many fields
-
-    def delete_model(self, request, obj):
-        self.erase(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.erase(request, obj)
+    refusals = (PermissionDenied, services.TransitionNotAllowed)
 
 
 class CohortFilter(admin.SimpleListFilter):
@@ -297,7 +222,7 @@ class PerformanceRow:
 
 
 @admin.register(Student)
-class StudentAdmin(CohortStaffAccess, ServiceAdmin):
+class StudentAdmin(CohortStaffAccess, DashboardAdmin):
     form = StudentForm
     staff_may = ("add", "change")  # deleting a student needs dashboard.delete_student
     list_display = ["name", "external_id", "cohort_names", "mean_text", "last_assessed", "is_active"]
@@ -485,7 +410,7 @@ def score_chart(student: Student, latest) -> Chart:
 
 
 @admin.register(Cohort)
-class CohortAdmin(CohortStaffAccess, ServiceAdmin):
+class CohortAdmin(CohortStaffAccess, DashboardAdmin):
     """Administrators write cohorts; their staff see them, with the overview."""
 
     list_display = ["name", "term", "staff_names", "student_count"]
@@ -567,7 +492,7 @@ def csv_export_url(cohort: Cohort) -> str:
 
 
 @admin.register(ConceptModule)
-class ConceptModuleAdmin(ServiceAdmin):
+class ConceptModuleAdmin(DashboardAdmin):
     """The curriculum: administrators write it (a prerequisite cycle is refused with the
     modules named); teaching staff read it."""
 
@@ -616,7 +541,7 @@ class SubjectFilter(admin.SimpleListFilter):
 
 
 @admin.register(AssessmentLog)
-class AssessmentLogAdmin(CohortStaffAccess, ServiceAdmin):
+class AssessmentLogAdmin(CohortStaffAccess, DashboardAdmin):
     """Staff record, correct and delete their students' assessments (audited, performance
     kept exact by the services)."""
 
@@ -680,7 +605,7 @@ class FeedbackForm(forms.Form):
 
 
 @admin.register(Draft)
-class DraftAdmin(CohortStaffAccess, ServiceAdmin):
+class DraftAdmin(CohortStaffAccess, DashboardAdmin):
     """Students write drafts (through the API); their cohorts' staff review them here: start
     review, then return with feedback or accept, on the draft's page or for the selected
     drafts of the list. Drafts are never added or deleted here."""

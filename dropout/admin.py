@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from dashboard.admin import CSS
 from dropout import training
 from dropout.models import (
     Course,
@@ -21,6 +20,7 @@ from dropout.models import (
     is_support_staff,
 )
 from veritas import formats
+from veritas.admin import CSS
 from veritas.charts import Chart, Series
 
 GROUP_LABELS = {"gender": "gender", "disability": "disability", "age_band": "age band", "imd_band": "IMD band"}
@@ -29,12 +29,12 @@ GROUP_LABELS = {"gender": "gender", "disability": "disability", "age_band": "age
 def band_badge(band: str | None):
     if not band:
         return formats.MISSING
-    return format_html('<span class="dashboard-badge dashboard-badge-risk-{}">{} risk</span>', band, band)
+    return format_html('<span class="veritas-badge veritas-badge-risk-{}">{} risk</span>', band, band)
 
 
 def reasons_list(reasons: list[dict], limit: int = 3):
     if not reasons:
-        return format_html('<span class="dashboard-quiet">{}</span>', "no risk-raising feature")
+        return format_html('<span class="veritas-quiet">{}</span>', "no risk-raising feature")
     return format_html(
         '<ul class="dropout-reasons">{}</ul>',
         format_html_join("", "<li>{}</li>", ((reason["text"],) for reason in reasons[:limit])),
@@ -104,7 +104,7 @@ class PredictionAdmin(ReadOnly, admin.ModelAdmin):
     def student_link(self, obj):
         student = obj.enrollment.student
         return format_html(
-            '<a href="{}" title="the student\'s dashboard page">{}</a> <span class="dashboard-quiet">{}</span>',
+            '<a href="{}" title="the student\'s dashboard page">{}</a> <span class="veritas-quiet">{}</span>',
             reverse("admin:dashboard_student_change", args=[student.pk]),
             student.name,
             student.external_id,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Case, ExpressionWrapper, F, FilteredRelation, Q, Value, When
+from django.db.models import Case, ExpressionWrapper, F, FilteredRelation, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Least
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
@@ -294,6 +294,24 @@ class InterfaceQuerySet(models.QuerySet):
         if university is None:
             return self.none()
         return self.filter(Q(from_university_id=university) | Q(to_university_id=university))
+
+    def with_names(self):
+        """Each interface annotated with ``from_name`` and ``to_name``: its ends' names (a
+        subquery per kind, for a page of rows)."""
+
+        def name_of(end: str):
+            return Case(
+                *(
+                    When(
+                        **{f"{end}_kind": kind},
+                        then=Subquery(model.objects.filter(pk=OuterRef(f"{end}_id")).values("name")[:1]),
+                    )
+                    for kind, model in ENTITY_MODELS.items()
+                ),
+                output_field=models.CharField(),
+            )
+
+        return self.annotate(from_name=name_of("from"), to_name=name_of("to"))
 
     def with_loss(self, model: "FactorModel"):
         """Each interface annotated with ``loss`` under ``model``: min(1, sum of contribution x

@@ -24,6 +24,7 @@ from frames.models import (
     Departure,
     FactorModel,
     FactorValue,
+    Faculty,
     Interface,
     InterfaceFactorValue,
     ModelFactor,
@@ -226,6 +227,24 @@ def delete_interface(*, actor, interface: Interface) -> None:
     audit.delete(actor=actor, instance=interface, fields=INTERFACE_FIELDS)
 
 
+# --- the consortium itself (researchers) ---------------------------------------------------------
+
+UNIVERSITY_FIELDS = ["code", "name", "is_lead", "active"]
+FACULTY_FIELDS = ["university", "user", "name", "role", "active"]
+
+
+@transaction.atomic
+def save_university(*, actor, data: Mapping[str, Any], university: University | None = None) -> University:
+    _require(is_researcher(actor), "Only researchers manage the consortium's universities.")
+    return audit.write(actor=actor, instance=university or University(), data=data, fields=UNIVERSITY_FIELDS)
+
+
+@transaction.atomic
+def save_faculty(*, actor, data: Mapping[str, Any], faculty: Faculty | None = None) -> Faculty:
+    _require(is_researcher(actor), "Only researchers manage who is faculty where.")
+    return audit.write(actor=actor, instance=faculty or Faculty(), data=data, fields=FACULTY_FIELDS)
+
+
 # --- factors and models (researchers) ------------------------------------------------------------
 
 
@@ -243,6 +262,10 @@ def save_factor_value(*, actor, data: Mapping[str, Any], value: FactorValue | No
     return audit.write(actor=actor, instance=value or FactorValue(), data=data, fields=VALUE_FIELDS)
 
 
+def _weight(value) -> str:
+    return str(Decimal(value).quantize(Decimal("0.001")))  # 1 and 1.000 are one weight
+
+
 @transaction.atomic
 def save_model(*, actor, data: Mapping[str, Any], model: FactorModel | None = None) -> FactorModel:
     """A factor model and, when ``weights`` are given, its whole list of factor weights
@@ -250,13 +273,13 @@ def save_model(*, actor, data: Mapping[str, Any], model: FactorModel | None = No
     _require(is_researcher(actor), "Only researchers may manage factor models.")
     model = audit.write(actor=actor, instance=model or FactorModel(), data=data, fields=MODEL_FIELDS)
     if "weights" in data:
-        before = {w.factor.name: [str(w.weight), w.enabled] for w in model.weights.select_related("factor")}
+        before = {w.factor.name: [_weight(w.weight), w.enabled] for w in model.weights.select_related("factor")}
         model.weights.all().delete()
         ModelFactor.objects.bulk_create(
             ModelFactor(model=model, factor=row["factor"], weight=row["weight"], enabled=row.get("enabled", True))
             for row in data["weights"]
         )
-        after = {row["factor"].name: [str(row["weight"]), row.get("enabled", True)] for row in data["weights"]}
+        after = {row["factor"].name: [_weight(row["weight"]), row.get("enabled", True)] for row in data["weights"]}
         if before != after:
             audit.record("update weights", actor=actor, obj=model, changes=audit.diff(before, after))
     if "validation_status" in data:

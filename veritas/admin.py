@@ -1,7 +1,9 @@
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -279,3 +281,89 @@ class ActionLogAdmin(ReadOnlyAdmin):
             return MISSING
         label = f"{obj.scope_type} {obj.scope_id}"
         return admin_link(label, obj.scope_type, obj.scope_id) or label
+
+
+# --- shared by the apps' admins ------------------------------------------------------------------
+
+CSS = {"all": ["veritas/admin.css"]}
+
+
+def badge(text: str, kind: str):
+    """A word on a coloured pill: the word carries the meaning, the colour only helps."""
+    return format_html('<span class="veritas-badge veritas-badge-{}">{}</span>', kind, text)
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form whose validation is the write: once its fields are clean it calls the
+    admin's ``write`` (a service) inside the admin's transaction, instead of ModelForm's
+    model validation. The service's field-keyed ``ValidationError`` shows on those fields,
+    a refusal (no permission, a transition not allowed) above the form; a valid form has been
+    saved and audited once."""
+
+    request = None  # set per request by ServiceAdmin.get_form
+    model_admin = None
+    saved = None
+
+    def _post_clean(self):
+        if self.errors:
+            return
+        current = None if self.instance._state.adding else self.instance
+        try:
+            with transaction.atomic():
+                self.saved = self.model_admin.write(self.request, current, self.service_data())
+        except ValidationError as error:
+            self.add_service_errors(error)
+        except self.model_admin.refusals as error:
+            self.add_error(None, str(error))
+
+    def service_data(self) -> dict:
+        return dict(self.cleaned_data)
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        keyed = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+        for field, problems in keyed.items():
+            if field in self.fields:
+                self.add_error(field, problems)
+            elif field == NON_FIELD_ERRORS:
+                self.add_error(None, problems)
+            else:  # a field this user cannot edit here
+                self.add_error(None, [f"{field}: {problem}" for problem in problems])
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Saves and deletions through ``write(request, obj or None, data)`` and
+    ``erase(request, obj)``, which call the app's services. ``refusals``: the exceptions that
+    refuse a write as a whole (shown above the form)."""
+
+    form = ServiceForm
+    refusals: tuple[type[Exception], ...] = (PermissionDenied,)
+
+    class Media:
+        css = CSS
+
+    def write(self, request, obj, data: dict):
+        raise NotImplementedError
+
+    def erase(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)  # a new class per call
+        form.request, form.model_admin = request, self
+        return form
+
+    def save_form(self, request, form, change):
+        return form.saved  # written when the form was validated
+
+    def save_model(self, request, obj, form, change):
+        pass  # done by the service
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service set the many-to-many fields
+
+    def delete_model(self, request, obj):
+        self.erase(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.erase(request, obj)

@@ -44,10 +44,10 @@ def test_a_teacher_returns_a_declining_students_draft_with_feedback(live_server,
     overview = page.locator("#overview-table")
     overview.wait_for()
     assert overview.locator("tbody tr").count() == demo.STUDENTS_PER_COHORT
-    flagged = overview.locator("tbody tr", has=page.locator(".dashboard-badge-declining"))
+    flagged = overview.locator("tbody tr", has=page.locator(".veritas-badge-declining"))
     assert flagged.count() == len(declining)
     assert page.locator("#kpi-declining").inner_text() == str(len(declining))
-    assert overview.locator("tbody tr", has=page.locator(".dashboard-badge-inactive")).count() == 2
+    assert overview.locator("tbody tr", has=page.locator(".veritas-badge-inactive")).count() == 2
     assert fits(page)
     screenshot("dashboard-cohort")
 
@@ -61,7 +61,7 @@ def test_a_teacher_returns_a_declining_students_draft_with_feedback(live_server,
     performance = page.locator("#performance-table tbody th")
     assert performance.first.inner_text() == "All subjects"
     assert set(sorted(demo.CURRICULUM)) <= set(performance.all_inner_texts())
-    assert page.locator("#drafts-table .dashboard-badge-submitted").inner_text() == "Submitted"
+    assert page.locator("#drafts-table .veritas-badge-submitted").inner_text() == "Submitted"
     assert fits(page)
     screenshot("dashboard-student")
     chart.screenshot(path=str(screenshot.folder / "dashboard-score-chart.png"))
@@ -73,7 +73,7 @@ def test_a_teacher_returns_a_declining_students_draft_with_feedback(live_server,
     page.get_by_role("button", name="Return with feedback").click()
 
     assert "returned to the student with your feedback" in page.locator(".messagelist").inner_text()
-    assert page.locator(".field-status_text .dashboard-badge").inner_text().lower() == "returned"
+    assert page.locator(".field-status_text .veritas-badge").inner_text().lower() == "returned"
     assert FEEDBACK in page.locator(".field-feedback").inner_text()
     draft.refresh_from_db()
     assert (draft.status, draft.feedback, draft.reviewer) == (DraftStatus.RETURNED, FEEDBACK, teacher)

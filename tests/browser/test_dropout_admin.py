@@ -42,7 +42,7 @@ def test_a_teacher_finds_a_high_risk_student_and_why(live_server, page, teacher,
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == Cohort.objects.get().students.count()
     first = rows.first
-    badge = first.locator(".dashboard-badge").inner_text()
+    badge = first.locator(".veritas-badge").inner_text()
     assert badge in ("high risk", "medium risk")
     reasons = first.locator(".dropout-reasons li").all_inner_texts()
     assert reasons
@@ -58,14 +58,14 @@ def test_a_teacher_finds_a_high_risk_student_and_why(live_server, page, teacher,
     student_link.click()
     risk = page.locator("#risk-table")
     risk.wait_for()
-    assert risk.locator(".dashboard-badge").first.inner_text() == badge
+    assert risk.locator(".veritas-badge").first.inner_text() == badge
     assert risk.locator(".dropout-reasons li").all_inner_texts()[: len(reasons)] == reasons
     screenshot("dropout-student-risk")
 
     # The cohort overview shows the band too.
     page.goto(f"{live_server.url}/admin/dashboard/cohort/{Cohort.objects.get().pk}/change/")
     row = page.locator("#overview-table tbody tr", has=page.get_by_role("link", name=name))
-    assert row.locator(".dashboard-risk .dashboard-badge").inner_text() == badge
+    assert row.locator(".dashboard-risk .veritas-badge").inner_text() == badge
 
     # How far to trust it: the model's card, with its charts and the table per group.
     model = DropoutPrediction.objects.first().model

@@ -501,7 +501,7 @@ def test_the_student_page_shows_the_chart_the_performance_the_drafts_and_the_tra
         "90.0",
         "90.0",
     ]  # n, mean, last, best
-    assert "On bridges" in page and "dashboard-badge-submitted" in page
+    assert "On bridges" in page and "veritas-badge-submitted" in page
     audit = re.search(r'id="audit-table">(.*?)</table>', page, re.S)[1]
     assert audit.count("<tr>") == 1 + 4 + 2  # header, four assessments, the draft created and submitted
     assert "submit dashboard.draft On bridges" in audit
