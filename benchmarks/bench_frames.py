@@ -180,33 +180,38 @@ def event_batch(rng: random.Random, module: Module, sections: list[int], student
 
 
 def ingestion(harness, rng: random.Random, university: University) -> None:
-    students = Student.objects.bulk_create(
-        Student(university=university, name=f"learner {i}") for i in range(BATCH_STUDENTS)
-    )
-    module = Module.objects.create(key="bench-ingest", title="Bench", university=university)
+    module = Module.objects.create(
+        key="bench-ingest", title="Bench", university=university, status="published",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
     sections = [s.pk for s in ModuleSection.objects.bulk_create(
         ModuleSection(module=module, order=i, title=f"part {i}") for i in range(1, 4)
     )]  # fmt: skip
-    ids = [s.pk for s in students]
     user = User.objects.get_or_create(username="bench-frames", defaults={"is_superuser": True})[0]
     token = PersonalToken.issue(user=user, name="bench")[1]
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    days = iter(range(10**6))
+    cohorts = iter(range(10**6))
 
-    def body() -> bytes:
-        return orjson.dumps(event_batch(rng, module, sections, ids, next(days)))
+    def batch() -> list[dict]:
+        """A fresh cohort of students assigned the module (untimed): every sample writes
+        BATCH_STUDENTS new pairs of EVENTS_EACH events, the same work each time."""
+        cohort = next(cohorts)
+        students = Student.objects.bulk_create(
+            Student(university=university, name=f"learner {cohort}.{i}") for i in range(BATCH_STUDENTS)
+        )
+        ModuleAssignment.objects.bulk_create(ModuleAssignment(module=module, student=s) for s in students)
+        return event_batch(rng, module, sections, [s.pk for s in students], cohort)
 
     prepared = {"body": b"", "copy": []}
 
     def post_setup():
-        prepared["body"] = body()
+        prepared["body"] = orjson.dumps(batch())
 
     def copy_setup():
-        rows = orjson.loads(body())
         prepared["copy"] = [
             (r["student"], r["module"], r["section"], r["event_type"], r["duration_seconds"],
              datetime.fromisoformat(r["at"]))
-            for r in rows
+            for r in batch()
         ]  # fmt: skip
 
     def post():
@@ -234,7 +239,7 @@ def ingestion(harness, rng: random.Random, university: University) -> None:
         rows_per_second=round(rows / (comparison.workload_median_ms / 1000)),
         copy_rows_per_second=round(rows / (comparison.baseline_median_ms / 1000)),
         share_of_copy=f"{comparison.baseline_median_ms / comparison.workload_median_ms:.0%}",
-        progress_rows=ModuleProgress.objects.filter(module=module).count(),
+        progress_rows_per_batch=BATCH_STUDENTS,
     )
 
 
@@ -288,12 +293,13 @@ def python_funnel(modules: list[Module]) -> list[tuple[int, int, int, int]]:
     ids = [m.pk for m in modules]
     states = {
         (student, module): status
-        for student, module, status in ModuleProgress.objects.filter(module_id__in=ids).values_list(
-            "student_id", "module_id", "status"
-        )
+        for student, module, status in ModuleProgress.objects.filter(module_id__in=ids)
+        .order_by()
+        .values_list("student_id", "module_id", "status")
     }
     counts = {pk: [0, 0, 0] for pk in ids}
-    for student, module in ModuleAssignment.objects.filter(module_id__in=ids).values_list("student_id", "module_id"):
+    assignments = ModuleAssignment.objects.filter(module_id__in=ids).order_by()  # unsorted, as the SQL reads them
+    for student, module in assignments.values_list("student_id", "module_id"):
         row = counts[module]
         row[0] += 1
         status = states.get((student, module))

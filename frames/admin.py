@@ -79,6 +79,12 @@ class FramesAdmin(ServiceAdmin):
     def erase(self, request, obj):
         services.delete(actor=request.user, instance=obj)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if hasattr(related.objects, "visible_to") and "queryset" not in kwargs:
+            kwargs["queryset"] = related.objects.visible_to(request.user)  # no other university's names
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_related(self, request, form, formsets, change):
         for formset in formsets:  # inline rows through the services too (save_formset)
             self.save_formset(request, form, formset, change)
@@ -102,6 +108,10 @@ def saved(formset, new=(), changed=(), deleted=()) -> None:
 @admin.register(University)
 class UniversityAdmin(FramesAdmin):
     saver, instance_name = services.save_university, "university"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a university leaves the consortium as inactive
+
     list_display = ["name", "code", "is_lead", "active"]
     fields = services.UNIVERSITY_FIELDS
     list_filter = ["active"]
@@ -124,6 +134,10 @@ class UniversityAdmin(FramesAdmin):
 @admin.register(Faculty)
 class FacultyAdmin(FramesAdmin):
     saver, instance_name = services.save_faculty, "faculty"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # someone who left is inactive
+
     list_display = ["name", "university", "role", "user", "active"]
     fields = services.FACULTY_FIELDS
     list_filter = ["university", "active"]
@@ -161,6 +175,8 @@ class TeamAdmin(FramesAdmin):
 
     def continuity_view(self, request, object_id):
         team = self.get_object(request, unquote(object_id))
+        if team is not None and not self.has_view_permission(request, team):
+            raise PermissionDenied
         if team is None:
             raise Http404("No such team.")
         continuity = selectors.team_continuity(team)
@@ -298,6 +314,9 @@ class InterfaceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # through the API: ends are typed ids (docs/frames.md)
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # through the API (services.delete_interface: audited)
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -376,6 +395,41 @@ class WeightInline(ResearchersInline, admin.TabularInline):
     extra = 0
 
 
+def validation_table(model: FactorModel, outcomes):
+    """The model's latest validation run, over the ``outcomes`` the user may see."""
+    latest = model.validations.order_by("-validated_at").first()
+    if latest is None:
+        return "Not validated yet: use the “Validate” action on the list."
+    rows = (
+        ModelValidation.objects.filter(model=model, run=latest.run, outcome__in=outcomes)
+        .select_related("outcome__university", "outcome__project")
+        .order_by("-predicted_risk", "outcome_id")
+    )
+    body = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                r.outcome.university.code,
+                r.outcome.project or formats.MISSING,
+                r.outcome.cohort_year or formats.MISSING,
+                formats.number(float(r.predicted_risk), 3),
+                badge("failed", "level-critical") if r.actual_loss else badge("succeeded", "level-low"),
+            )
+            for r in rows
+        ),
+    )
+    return format_html(
+        '<p>Run {} of {} ({} outcomes you may see).</p><table id="validation-table"><thead><tr><th>university</th>'
+        "<th>project</th><th>cohort</th><th>predicted risk</th><th>outcome</th></tr></thead><tbody>{}</tbody>"
+        "</table>",
+        latest.run,
+        timezone.localtime(latest.validated_at).strftime("%Y-%m-%d %H:%M"),
+        rows.count(),
+        body,
+    )
+
+
 @admin.register(FactorModel)
 class FactorModelAdmin(FramesAdmin):
     """A model's weights inline (saved as the model's whole list: services.save_model), and
@@ -385,9 +439,16 @@ class FactorModelAdmin(FramesAdmin):
     list_display = ["display_name", "name", "is_active", "is_baseline", "validation_status"]
     list_filter = ["is_active", "validation_status"]
     inlines = [WeightInline]
-    readonly_fields = ["is_baseline", "is_active", "validation_table"]
-    fields = ["name", "display_name", "hypothesis", "validation_status", "is_baseline", "is_active", "validation_table"]
+    readonly_fields = ["is_baseline", "is_active"]
+    fields = ["name", "display_name", "hypothesis", "validation_status", "is_baseline", "is_active"]
     actions = ["activate", "validate"]
+    change_form_template = "admin/frames/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        model = self.get_object(request, object_id)
+        section = validation_table(model, Outcome.objects.visible_to(request.user)) if model else ""
+        context = {"section_id": "validation", "section_title": "Latest validation run", "section_html": section}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
 
     def get_queryset(self, request):
         return FactorModel.objects.all()
@@ -405,40 +466,6 @@ class FactorModelAdmin(FramesAdmin):
             if f.cleaned_data and f not in formset.deleted_forms
         ]
         services.save_model(actor=request.user, data={"weights": weights}, model=form.saved or form.instance)
-
-    @admin.display(description="latest validation run")
-    def validation_table(self, obj):
-        latest = obj.validations.order_by("-validated_at").first() if obj.pk else None
-        if latest is None:
-            return "Not validated yet: use the “Validate” action on the list."
-        rows = (
-            ModelValidation.objects.filter(model=obj, run=latest.run)
-            .select_related("outcome__university", "outcome__project")
-            .order_by("-predicted_risk", "outcome_id")
-        )
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    r.outcome.university.code,
-                    r.outcome.project or formats.MISSING,
-                    r.outcome.cohort_year or formats.MISSING,
-                    formats.number(float(r.predicted_risk), 3),
-                    badge("failed", "level-critical") if r.actual_loss else badge("succeeded", "level-low"),
-                )
-                for r in rows
-            ),
-        )
-        return format_html(
-            '<p>Run {} of {} ({} outcomes).</p><table id="validation-table"><thead><tr><th>university</th>'
-            "<th>project</th><th>cohort</th><th>predicted risk</th><th>outcome</th></tr></thead><tbody>{}</tbody>"
-            "</table>",
-            latest.run,
-            timezone.localtime(latest.validated_at).strftime("%Y-%m-%d %H:%M"),
-            rows.count(),
-            body,
-        )
 
     @admin.action(description="Make the selected model the active one")
     def activate(self, request, queryset):
@@ -501,12 +528,15 @@ class ModuleAdmin(FramesAdmin):
     list_filter = ["status", "university", "category"]
     search_fields = ["key", "title"]
     fields = ["key", "title", "category", "estimated_minutes", "university", "prerequisites", "tags"]
-    readonly_fields = ["funnel"]
     inlines = [SectionInline]
     actions = ["publish", "revise"]
+    change_form_template = "admin/frames/change_form.html"
 
-    def get_fields(self, request, obj=None):
-        return [*self.fields, "funnel"] if obj is not None else self.fields
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        module = self.get_object(request, object_id)
+        chart = funnel_chart(lms.funnel([module], lms.scope_of(request.user))[0]).render() if module else ""
+        context = {"section_id": "funnel", "section_title": "Completion funnel", "section_html": chart}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **context})
 
     def has_change_permission(self, request, obj=None):
         # A published or archived revision is read (its content changes through a new revision).
@@ -539,12 +569,6 @@ class ModuleAdmin(FramesAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return badge(obj.get_status_display(), obj.status)
-
-    @admin.display(description="completion funnel")
-    def funnel(self, obj):
-        if obj is None or obj.pk is None:
-            return ""
-        return funnel_chart(lms.funnel([obj])[0]).render()
 
     @admin.action(description="Publish the selected drafts")
     def publish(self, request, queryset):

@@ -9,8 +9,10 @@ Logins (password VERITAS_ADMIN_PASSWORD, or generated and printed once): ``facul
 (faculty at Cal Poly Pomona, staff in the admin), ``researcher`` (the frames.research
 permission) and ``student_cpp`` (a student taking modules, API only).
 
-Rows are written in bulk with one audit entry per kind ("manage.py seed_demo"); module events
-go through the LMS's bulk ingestion, so progress follows from them as it does in use. A fixed
+The research rows are written in bulk and recorded by one audit entry with their counts
+("manage.py seed_demo"); the validation, the modules' publication, the assignments and the
+module events go through the services (events through the LMS's bulk ingestion, so progress
+follows from them as it does in use). A fixed
 random seed makes the data the same each time. Idempotent: nothing is added when the lead
 university exists.
 """

@@ -30,6 +30,7 @@ from frames.models import (
     ModuleProgress,
     ModuleSection,
     Student,
+    faculty_university_id,
     is_researcher,
 )
 from frames.services import Conflict, may_write_university
@@ -41,6 +42,7 @@ SECTION_FIELDS = ["module", "order", "section_type", "title", "content", "durati
 EVENT = ModuleAnalyticsEvent._meta.db_table
 PROGRESS = ModuleProgress._meta.db_table
 SECTION = ModuleSection._meta.db_table
+STUDENT = Student._meta.db_table
 ASSIGNMENT = ModuleAssignment._meta.db_table
 
 
@@ -56,17 +58,68 @@ def may_write_module(actor, module: Module) -> bool:
     return may_write_university(actor, module.university_id)
 
 
+# --- locks ----------------------------------------------------------------------------------------
+
+_LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('frames.module:' || %s, 0))"
+# In a stable order, so that two batches touching the same pairs wait rather than deadlock.
+_LOCK_PAIRS = """
+SELECT pg_advisory_xact_lock(h) FROM (
+    SELECT DISTINCT hashtextextended('frames.progress:' || s || ':' || m, 0) AS h
+    FROM unnest(%s::bigint[], %s::bigint[]) AS p(s, m) ORDER BY h
+) pairs
+"""
+
+
+def _lock_module(module: Module) -> Module:
+    """Serialise the writes of one module key (its revisions, sections, status, assignments)
+    until the transaction ends, and read the module as it is now."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_KEY, [module.key])
+    return Module.objects.get(pk=module.pk)
+
+
+def _lock_pairs(pairs: Iterable[tuple[int, int]]) -> None:
+    """Serialise the events and progress of these (student, module) pairs until the
+    transaction ends: a recompute then sees every event committed before it, so two writers
+    of one pair cannot leave the progress of only one's events."""
+    pairs = sorted(set(pairs))
+    if pairs:
+        students, modules = zip(*pairs, strict=True)
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_PAIRS, [list(students), list(modules)])
+
+
 # --- modules and their revisions -----------------------------------------------------------------
 
 
-def _check_prerequisites(module: Module, many) -> None:
-    keys = list(dict.fromkeys(module.prerequisites))
-    if module.key in keys:
-        raise ValidationError({"prerequisites": ["A module cannot be its own prerequisite."]})
-    known = set(Module.objects.filter(key__in=keys).values_list("key", flat=True))
-    if unknown := [key for key in keys if key not in known]:
-        raise ValidationError({"prerequisites": [f"No module with key: {', '.join(unknown)}."]})
-    module.prerequisites = keys
+def _prerequisites_check(actor):
+    """Prerequisites are keys of modules the actor may see, and close no cycle (a module
+    that, through its prerequisites, requires itself could never be started)."""
+
+    def check(module: Module, many) -> None:
+        keys = list(dict.fromkeys(module.prerequisites))
+        if module.key in keys:
+            raise ValidationError({"prerequisites": ["A module cannot be its own prerequisite."]})
+        known = set(Module.objects.visible_to(actor).filter(key__in=keys).values_list("key", flat=True))
+        if unknown := [key for key in keys if key not in known]:
+            raise ValidationError({"prerequisites": [f"No module with key: {', '.join(unknown)}."]})
+        requires: dict[str, set[str]] = {}
+        for key, prerequisites in Module.objects.exclude(key=module.key).values_list("key", "prerequisites"):
+            requires.setdefault(key, set()).update(prerequisites)
+        path, stack, seen = None, [(key, [key]) for key in keys], set()
+        while stack and path is None:
+            key, trail = stack.pop()
+            if key == module.key:
+                path = trail
+            elif key not in seen:
+                seen.add(key)
+                stack.extend((following, [*trail, following]) for following in requires.get(key, ()))
+        if path:
+            cycle = " \u2192 ".join([module.key, *path])
+            raise ValidationError({"prerequisites": [f"This would make a cycle of prerequisites: {cycle}."]})
+        module.prerequisites = keys
+
+    return check
 
 
 @transaction.atomic
@@ -77,7 +130,7 @@ def save_module(*, actor, data: Mapping[str, Any], module: Module | None = None)
         module = Module(author=actor if actor.is_authenticated else None)
         if Module.objects.filter(key=data.get("key")).exists():
             raise ValidationError({"key": ["A module with this key exists: make a new revision of it instead."]})
-    elif module.status != Module.Status.DRAFT:
+    elif (module := _lock_module(module)).status != Module.Status.DRAFT:
         raise Conflict(
             f"Revision {module.revision} of {module.key} is {module.status}: its content changes only through "
             "a new revision (POST …/revise/)."
@@ -85,7 +138,8 @@ def save_module(*, actor, data: Mapping[str, Any], module: Module | None = None)
     elif "key" in data and data["key"] != module.key:
         raise ValidationError({"key": ["A module's key does not change."]})
     _require_module(actor, module, data)
-    return audit.write(actor=actor, instance=module, data=data, fields=MODULE_FIELDS, check=_check_prerequisites)
+    check = _prerequisites_check(actor)
+    return audit.write(actor=actor, instance=module, data=data, fields=MODULE_FIELDS, check=check)
 
 
 def _require_module(actor, module: Module, data: Mapping[str, Any]) -> None:
@@ -111,42 +165,46 @@ def save_section(*, actor, data: Mapping[str, Any], section: ModuleSection | Non
     if section is not None and "module" in data and data["module"].pk != section.module_id:
         raise ValidationError({"module": ["A section stays in its module."]})
     _require(may_write_module(actor, module), "Only the module's university's faculty may edit it.")
-    _require_draft(module)
+    _require_draft(_lock_module(module))
     return audit.write(actor=actor, instance=section or ModuleSection(), data=data, fields=SECTION_FIELDS)
 
 
 @transaction.atomic
 def delete_section(*, actor, section: ModuleSection) -> None:
     _require(may_write_module(actor, section.module), "Only the module's university's faculty may edit it.")
-    _require_draft(section.module)
+    _require_draft(_lock_module(section.module))
     audit.delete(actor=actor, instance=section, fields=SECTION_FIELDS)
 
 
 @transaction.atomic
 def publish(*, actor, module: Module) -> Module:
     """A draft with at least one section becomes the published revision of its key; the
-    revision published before it is archived (its learners' progress stays with it)."""
+    revision published before it is archived. Its learners who started keep it (and finish it
+    there); its assignments nobody started move to the new revision."""
     _require(may_write_module(actor, module), "Only the module's university's faculty may publish it.")
-    module = Module.objects.select_for_update().get(pk=module.pk)
+    module = _lock_module(module)
     if module.status != Module.Status.DRAFT:
         raise Conflict(f"Revision {module.revision} of {module.key} is {module.status}, not a draft.")
     if not module.sections.exists():
         raise Conflict("A module needs at least one section to be published.")
     now = timezone.now()
-    archived = Module.objects.filter(key=module.key, status=Module.Status.PUBLISHED).update(
-        status=Module.Status.ARCHIVED
+    previous = list(Module.objects.filter(key=module.key, status=Module.Status.PUBLISHED))
+    Module.objects.filter(pk__in=[m.pk for m in previous]).update(status=Module.Status.ARCHIVED)
+    unstarted = ModuleAssignment.objects.filter(module__in=previous).exclude(
+        Exists(ModuleProgress.objects.filter(student=OuterRef("student"), module=OuterRef("module")))
     )
+    moved = unstarted.update(module=module)
     module.status, module.published_at = Module.Status.PUBLISHED, now
     module.save(update_fields=["status", "published_at"])
-    audit.record(
-        "publish", actor=actor, obj=module, changes={"after": {"revision": module.revision}, "archived": archived}
-    )
+    changes = {"after": {"revision": module.revision}, "archived": [m.revision for m in previous], "moved": moved}
+    audit.record("publish", actor=actor, obj=module, changes=changes)
     return module
 
 
 @transaction.atomic
 def archive(*, actor, module: Module) -> Module:
     _require(may_write_module(actor, module), "Only the module's university's faculty may archive it.")
+    module = _lock_module(module)
     if module.status != Module.Status.PUBLISHED:
         raise Conflict(
             f"Revision {module.revision} of {module.key} is {module.status}: only a published one is archived."
@@ -162,7 +220,8 @@ def new_revision(*, actor, module: Module) -> Module:
     """A draft copy of ``module`` and its sections as the key's next revision, to edit and
     publish. A key has at most one draft: asking again is a Conflict naming it."""
     _require(may_write_module(actor, module), "Only the module's university's faculty may revise it.")
-    revisions = Module.objects.select_for_update().filter(key=module.key)
+    module = _lock_module(module)
+    revisions = Module.objects.filter(key=module.key)
     if draft := revisions.filter(status=Module.Status.DRAFT).first():
         raise Conflict(f"{module.key} already has a draft: revision {draft.revision} (id {draft.pk}).")
     latest = max(revisions.values_list("revision", flat=True))
@@ -199,9 +258,10 @@ class Assigned:
 def assign(*, actor, module: Module, students: Iterable[Student], due_at: datetime | None, required: bool) -> Assigned:
     """Assign a published module to students (new ones created, existing ones given the new
     due date and flag). Faculty assign their university's students; researchers anyone's."""
+    module = _lock_module(module)
     if module.status != Module.Status.PUBLISHED:
         raise Conflict(f"Revision {module.revision} of {module.key} is {module.status}: assign a published one.")
-    students = list(students)
+    students = list({student.pk: student for student in students}.values())  # each once
     for student in students:
         _require(may_write_university(actor, student.university_id), "Only the students' university's faculty.")
     existing = set(
@@ -249,13 +309,18 @@ def missing_prerequisites(student: Student, module: Module) -> list[str]:
 
 
 def _assignment(student: Student, module: Module) -> ModuleAssignment:
+    """The student's assignment of a published revision, or of an archived one they started
+    (they finish the revision they began)."""
     found = ModuleAssignment.objects.filter(student=student, module=module).first()
-    if found is None or module.status != Module.Status.PUBLISHED:
+    started = ModuleProgress.objects.filter(student=student, module=module).exists()
+    takes = module.status == Module.Status.PUBLISHED or (module.status == Module.Status.ARCHIVED and started)
+    if found is None or not takes:
         raise Conflict(f"{module.key} (revision {module.revision}) is not assigned to you.")
     return found
 
 
 def _record(student: Student, module: Module, event_type: str, *, section=None, seconds: int = 0) -> ModuleProgress:
+    _lock_pairs([(student.pk, module.pk)])
     ModuleAnalyticsEvent.objects.create(
         student=student, module=module, section=section, event_type=event_type, duration_seconds=seconds,
         at=timezone.now(),
@@ -304,9 +369,11 @@ def complete(*, student: Student, module: Module) -> ModuleProgress:
 def give_feedback(*, student: Student, module: Module, rating: int, comment: str) -> ModuleFeedback:
     """The student's rating (1 to 5) and comment on an assigned module; giving it again replaces it."""
     _assignment(student, module)
-    feedback, _ = ModuleFeedback.objects.update_or_create(
+    feedback, created = ModuleFeedback.objects.update_or_create(
         student=student, module=module, defaults={"rating": rating, "comment": comment, "created_at": timezone.now()}
     )
+    changes = {"after": {"rating": rating, "comment": comment}}
+    audit.record("create" if created else "update", actor=student.user, obj=feedback, changes=changes)
     return feedback
 
 
@@ -431,30 +498,41 @@ class EventBatchResult:
 
 
 def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
-    """Check a validated batch against the database (students the actor may write, modules
-    and their sections) and COPY it in, then refresh the progress of the (student, module)
-    pairs it touched: one transaction, one audit entry. BatchInvalid names the rows that do
-    not resolve, and nothing is written."""
+    """Check a validated batch against the database and COPY it in, then refresh the progress
+    of the (student, module) pairs it touched: one transaction, one audit entry. Each event is
+    of a student the actor may write, in a module they may see that is taken (published, or
+    archived), and that the student is assigned; a section is of that module. BatchInvalid
+    names the rows that are not, and nothing is written."""
     student_ids = {row.student for row in rows}
     module_ids = {row.module for row in rows}
+    taken = (Module.Status.PUBLISHED, Module.Status.ARCHIVED)
     with bulk.paused_gc(), transaction.atomic(), connection.cursor() as cursor:
         students = dict(Student.objects.filter(pk__in=student_ids).values_list("pk", "university_id"))
         writable = {pk for pk, university in students.items() if may_write_university(actor, university)}
-        modules = set(Module.objects.filter(pk__in=module_ids).values_list("pk", flat=True))
-        sections = set(ModuleSection.objects.filter(module_id__in=module_ids).values_list("pk", "module_id").iterator())
+        visible = Module.objects.visible_to(actor).filter(pk__in=module_ids, status__in=taken)
+        modules = set(visible.values_list("pk", flat=True))
+        sections = set(ModuleSection.objects.filter(module_id__in=modules).values_list("pk", "module_id").iterator())
+        assigned = set(
+            ModuleAssignment.objects.filter(student_id__in=writable, module_id__in=modules)
+            .values_list("student_id", "module_id")
+            .iterator()
+        )
         invalid = {}
         for index, row in enumerate(rows):
             problems = {}
             if row.student not in writable:
                 problems["student"] = [f"No student {row.student} among those you may write."]
             if row.module not in modules:
-                problems["module"] = [f"No module {row.module}."]
+                problems["module"] = [f"No module {row.module} among the published ones you may see."]
             elif row.section is not None and (row.section, row.module) not in sections:
                 problems["section"] = [f"No section {row.section} in module {row.module}."]
+            elif row.student in writable and (row.student, row.module) not in assigned:
+                problems["module"] = [f"Module {row.module} is not assigned to student {row.student}."]
             if problems:
                 invalid[str(index)] = problems
         if invalid:
             raise bulk.BatchInvalid(invalid)
+        _lock_pairs((row.student, row.module) for row in rows)
         inserted = bulk.copy_rows(
             cursor,
             EVENT,
@@ -485,21 +563,30 @@ class FunnelRow:
     completed: int
 
 
+# ``university``: the students of one university only (faculty's view), or NULL for all.
 _FUNNEL = f"""
 SELECT a.module_id, count(*), count(p.id), count(p.id) FILTER (WHERE p.status = 'completed')
 FROM {ASSIGNMENT} a
 LEFT JOIN {PROGRESS} p ON p.student_id = a.student_id AND p.module_id = a.module_id
-WHERE a.module_id = ANY(%s)
+WHERE a.module_id = ANY(%(modules)s)
+  AND (%(university)s::bigint IS NULL
+       OR a.student_id IN (SELECT id FROM {STUDENT} WHERE university_id = %(university)s))
 GROUP BY a.module_id
 """
 
 
-def funnel(modules: Iterable[Module]) -> list[FunnelRow]:
-    """Per module: students assigned, of whom started, of whom completed. One query whatever
-    the number of modules and students."""
+def scope_of(user) -> int | None:
+    """Whose learners a user's analytics count: a faculty member's university's, a
+    researcher's everyone's (None)."""
+    return None if is_researcher(user) else faculty_university_id(user)
+
+
+def funnel(modules: Iterable[Module], university: int | None = None) -> list[FunnelRow]:
+    """Per module: students assigned (of ``university``, or all), of whom started, of whom
+    completed. One query whatever the number of modules and students."""
     modules = list(modules)
     with connection.cursor() as cursor:
-        cursor.execute(_FUNNEL, [[m.pk for m in modules]])
+        cursor.execute(_FUNNEL, {"modules": [m.pk for m in modules], "university": university})
         counts = {module: (assigned, started, done) for module, assigned, started, done in cursor.fetchall()}
     return [FunnelRow(m.pk, m.key, m.revision, m.title, *counts.get(m.pk, (0, 0, 0))) for m in modules]
 
@@ -515,13 +602,16 @@ class SectionRow:
 
 
 _SECTIONS = f"""
+WITH learners AS (SELECT id FROM {STUDENT} WHERE %(university)s::bigint IS NULL OR university_id = %(university)s)
 SELECT s.id, s."order", s.title,
-       (SELECT count(*) FROM {EVENT} e WHERE e.section_id = s.id AND e.event_type = 'section_view'),
-       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_seconds)
-          FROM {EVENT} e WHERE e.section_id = s.id AND e.event_type = 'section_view'),
+       (SELECT count(*) FROM {EVENT} e
+         WHERE e.section_id = s.id AND e.event_type = 'section_view' AND e.student_id IN (SELECT id FROM learners)),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY e.duration_seconds) FROM {EVENT} e
+         WHERE e.section_id = s.id AND e.event_type = 'section_view' AND e.student_id IN (SELECT id FROM learners)),
        (SELECT count(*) FROM {PROGRESS} p
-         WHERE p.current_section_id = s.id AND p.module_id = s.module_id AND p.status = 'in_progress')
-FROM {SECTION} s WHERE s.module_id = %s ORDER BY s."order"
+         WHERE p.current_section_id = s.id AND p.module_id = s.module_id AND p.status = 'in_progress'
+           AND p.student_id IN (SELECT id FROM learners))
+FROM {SECTION} s WHERE s.module_id = %(module)s ORDER BY s."order"
 """
 
 
@@ -534,17 +624,21 @@ class ModuleAnalytics:
     average_rating: float | None
 
 
-def module_analytics(module: Module) -> ModuleAnalytics:
+def module_analytics(module: Module, university: int | None = None) -> ModuleAnalytics:
     """One module's funnel, median time per section (of its section views), the section where
-    learners drop off, and its feedback. Four queries."""
+    learners drop off, and its feedback, over the learners of ``university`` (or all). Three
+    queries."""
     with connection.cursor() as cursor:
-        cursor.execute(_SECTIONS, [module.pk])
+        cursor.execute(_SECTIONS, {"module": module.pk, "university": university})
         sections = [SectionRow(*row) for row in cursor.fetchall()]
     stopped = [s for s in sections if s.stopped_here]
     drop_off = max(stopped, key=lambda s: (s.stopped_here, -s.order)) if stopped else None
-    ratings = ModuleFeedback.objects.filter(module=module).aggregate(n=Count("id"), average=Avg("rating"))
+    feedback = ModuleFeedback.objects.filter(module=module)
+    if university is not None:
+        feedback = feedback.filter(student__university_id=university)
+    ratings = feedback.aggregate(n=Count("id"), average=Avg("rating"))
     return ModuleAnalytics(
-        funnel=funnel([module])[0],
+        funnel=funnel([module], university)[0],
         sections=sections,
         drop_off=drop_off,
         feedback_count=ratings["n"],
@@ -561,18 +655,13 @@ class OverdueRow:
 
 
 def overdue(students, now: datetime | None = None) -> list[OverdueRow]:
-    """Per university: required assignments past their due date whose module the student has
-    not completed, among ``students`` (a queryset). One query."""
+    """Per university: required assignments past their due date whose module (any revision
+    of it) the student has not completed, among ``students`` (a queryset). One query."""
     now = now or timezone.now()
+    completed = ModuleProgress.objects.filter(status=ModuleProgress.Status.COMPLETED)
     rows = (
         ModuleAssignment.objects.filter(student__in=students, required=True, due_at__lt=now)
-        .exclude(
-            Exists(
-                ModuleProgress.objects.filter(
-                    student=OuterRef("student"), module=OuterRef("module"), status="completed"
-                )
-            )
-        )
+        .exclude(Exists(completed.filter(student=OuterRef("student"), module__key=OuterRef("module__key"))))
         .values("student__university", "student__university__name")
         .annotate(overdue=Count("id"), students=Count("student", distinct=True))
         .order_by("-overdue", "student__university__name")
@@ -580,12 +669,3 @@ def overdue(students, now: datetime | None = None) -> list[OverdueRow]:
     return [
         OverdueRow(r["student__university"], r["student__university__name"], r["overdue"], r["students"]) for r in rows
     ]
-
-
-def feedback_averages(modules) -> list[dict]:
-    """Per module: the number of ratings and their average."""
-    return list(
-        modules.annotate(ratings=Count("feedback"), average_rating=Avg("feedback__rating"))
-        .values("pk", "key", "revision", "title", "ratings", "average_rating")
-        .order_by("key", "-revision")
-    )

@@ -14,7 +14,18 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Case, ExpressionWrapper, F, FilteredRelation, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Least
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
@@ -640,7 +651,8 @@ class ModelValidation(models.Model):
 class ModuleQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Researchers see every module; faculty their university's and the consortium's
-        (no university); a student the published modules they are assigned."""
+        (no university); a student the published modules they are assigned, and the archived
+        revisions they started (they finish what they began)."""
         if is_researcher(user):
             return self
         university = faculty_university_id(user)
@@ -648,7 +660,11 @@ class ModuleQuerySet(models.QuerySet):
             return self.filter(Q(university_id=university) | Q(university__isnull=True))
         if not (user.is_authenticated and user.is_active):
             return self.none()
-        return self.filter(status=Module.Status.PUBLISHED, assignments__student__user=user)
+        assigned = ModuleAssignment.objects.filter(module=OuterRef("pk"), student__user=user)
+        started = ModuleProgress.objects.filter(module=OuterRef("pk"), student__user=user)
+        return self.filter(Exists(assigned)).filter(
+            Q(status=Module.Status.PUBLISHED) | Q(Exists(started), status=Module.Status.ARCHIVED)
+        )
 
 
 class StudentRowQuerySet(models.QuerySet):

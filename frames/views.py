@@ -436,7 +436,7 @@ class FactorValueViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMo
 
 
 class ValidationsQuerySerializer(serializers.Serializer):
-    pass  # page and page_size: the pagination's
+    """No parameters of its own (page and page_size are the pagination's): any other is a 400."""
 
 
 class CompareQuerySerializer(serializers.Serializer):
@@ -602,6 +602,7 @@ class ModuleViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], permission_classes=MEMBERS)
     def progress(self, request, pk=None):
         """The progress of the module's learners you may see, most recently active first."""
+        query(ValidationsQuerySerializer, request, {"page", "page_size"})
         rows = ModuleProgress.objects.visible_to(request.user).filter(module=self.get_object())
         page = self.paginate_queryset(rows.order_by("-last_accessed_at", "student_id"))
         return self.get_paginated_response(ProgressSerializer(page, many=True).data)
@@ -610,19 +611,21 @@ class ModuleViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None, permission_classes=MEMBERS)
     def analytics(self, request, pk=None):
         """The module's funnel (assigned, started, completed), median time per section, the
-        section where learners drop off, and its feedback."""
-        return Response(ModuleAnalyticsSerializer(lms.module_analytics(self.get_object())).data)
+        section where learners drop off, and its feedback: over your university's learners
+        (researchers: everyone's)."""
+        query(ValidationsQuerySerializer, request, set())
+        analytics = lms.module_analytics(self.get_object(), lms.scope_of(request.user))
+        return Response(ModuleAnalyticsSerializer(analytics).data)
 
     @extend_schema(responses={200: FunnelSerializer(many=True)})
     @action(detail=False, methods=["get"], permission_classes=MEMBERS)
     def funnel(self, request):
         """The completion funnel of every module you may see (filters as the list): students
-        assigned, of whom started, of whom completed. The same few queries however many."""
-        modules = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(modules)
-        return self.get_paginated_response(
-            FunnelSerializer(lms.funnel(modules.filter(pk__in=[m.pk for m in page])), many=True).data
-        )
+        assigned, of whom started, of whom completed, of your university (researchers:
+        everyone). The same few queries however many modules and students."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = lms.funnel(page, lms.scope_of(request.user))
+        return self.get_paginated_response(FunnelSerializer(rows, many=True).data)
 
     def _student_module(self):
         return lms.student_of(self.request.user), self.get_object()
@@ -705,7 +708,8 @@ class AssignmentViewSet(ScopedReadViewSet):
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None, permission_classes=MEMBERS)
     def overdue(self, request):
         """Per university (of the students you may see): required assignments past their due
-        date and not completed, and how many students have one."""
+        date and not completed (any revision of it), and how many students have one."""
+        query(ValidationsQuerySerializer, request, set())
         return Response(OverdueSerializer(lms.overdue(Student.objects.visible_to(request.user)), many=True).data)
 
 

@@ -347,6 +347,15 @@ class ServiceAdmin(admin.ModelAdmin):
     def erase(self, request, obj) -> None:
         raise NotImplementedError
 
+    def _changeform_view(self, request, object_id, form_url, extra_context):
+        # Inside the admin's transaction. The form's validation wrote through the service;
+        # when an inline (validated after it) is invalid the page comes back with errors, and
+        # that write must not stay.
+        response = super()._changeform_view(request, object_id, form_url, extra_context)
+        if request.method == "POST" and response.status_code != 302:
+            transaction.set_rollback(True)
+        return response
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)  # a new class per call
         form.request, form.model_admin = request, self

@@ -129,3 +129,37 @@ def valued_outcomes(researcher, world, university):
     Team.objects.filter(pk=world["internal"].from_id).update(project=world["own"])
     Outcome.objects.create(university=university, project=world["own"], outcome_type="mission_success", success=True)
     return researcher
+
+
+def test_the_validation_table_shows_only_the_outcomes_one_may_see(signed_in, researcher, baseline, world):
+    Team.objects.filter(pk=world["cross"].from_id).update(project=world["own"])
+    Team.objects.filter(pk=world["cross"].to_id).update(project=world["theirs"])
+    for project in (world["own"], world["theirs"]):
+        Outcome.objects.create(
+            university=project.university, project=project, outcome_type="mission_success", success=False
+        )
+    services.validate_model(actor=researcher, model=baseline)
+
+    page = signed_in.get(f"/admin/frames/factormodel/{baseline.pk}/change/").content.decode()
+
+    assert 'id="validation-table"' in page and "(1 outcomes you may see)" in page
+    assert world["theirs"].name not in page
+
+
+def test_an_invalid_inline_undoes_the_modules_write(signed_in, university):
+    response = signed_in.post(
+        "/admin/frames/module/add/",
+        {
+            "key": "half", "title": "Half", "category": "", "estimated_minutes": 30, "university": university.pk,
+            "prerequisites": "", "tags": "", "sections-TOTAL_FORMS": 1, "sections-INITIAL_FORMS": 0,
+            **section(0, 1, "text", ""),  # a section needs a title
+        },
+    )  # fmt: skip
+    assert response.status_code == 200 and "errornote" in response.content.decode()
+    assert not Module.objects.filter(key="half").exists()
+    assert not ActionLog.objects.filter(object_type="frames.module").exists()
+
+
+def test_the_admins_dropdowns_offer_only_the_callers_rows(signed_in, team, other_team):
+    page = signed_in.get("/admin/frames/student/add/").content.decode()
+    assert f'value="{team.pk}"' in page and other_team.name not in page

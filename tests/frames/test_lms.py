@@ -207,6 +207,7 @@ FIELDS = list(reference_progress([{"at": 0, "index": 0, "event_type": "start", "
 def test_progress_follows_from_events_however_they_arrive(as_, module, university):
     rng = random.Random(7)  # noqa: S311 (test data)
     students = Student.objects.bulk_create(Student(university=university, name=f"S{i}") for i in range(12))
+    ModuleAssignment.objects.bulk_create(ModuleAssignment(module=module, student=s) for s in students)
     sections = list(module.sections.values_list("pk", flat=True))
     start = datetime(2026, 11, 1, 9, tzinfo=UTC)
     rows, by_student = [], {}
@@ -253,6 +254,9 @@ def test_a_bad_row_names_itself_and_nothing_is_written(as_, module, university, 
     other = make_module(university, key="other", sections=1)
     theirs = Student.objects.create(university=other_university, name="Theirs")
     mine = Student.objects.create(university=university, name="Mine")
+    unassigned = Student.objects.create(university=university, name="Unassigned")
+    ModuleAssignment.objects.create(module=module, student=mine)
+    draft = make_module(university, key="draft", publish=False)
     good = {"student": mine.pk, "module": module.pk, "event_type": "start", "at": "2026-11-20T10:00:00Z"}
     batch = [
         good,
@@ -261,6 +265,8 @@ def test_a_bad_row_names_itself_and_nothing_is_written(as_, module, university, 
         {**good, "event_type": "section_view"},
         {**good, "at": "2026-11-20T10:00:00"},
         {**good, "event_type": "section_view", "section": section.pk},
+        {**good, "student": unassigned.pk},
+        {**good, "module": draft.pk},
     ]
     response = as_("a").post(f"{API}/events/", orjson.dumps(batch), content_type="application/json")
 
@@ -268,14 +274,18 @@ def test_a_bad_row_names_itself_and_nothing_is_written(as_, module, university, 
     fields = response.json()["fields"]
     assert set(fields) == {"3", "4"}  # the form first: the database is asked only of a well-formed batch
     assert "section" in fields["3"] and "at" in fields["4"]
-    response = as_("a").post(f"{API}/events/", orjson.dumps(batch[:3]), content_type="application/json")
-    assert response.status_code == 400 and set(response.json()["fields"]) == {"1", "2"}
-    assert "student" in response.json()["fields"]["1"] and "section" in response.json()["fields"]["2"]
+    kept = [batch[i] for i in (0, 1, 2, 6, 7)]
+    response = as_("a").post(f"{API}/events/", orjson.dumps(kept), content_type="application/json")
+    fields = response.json()["fields"]
+    assert response.status_code == 400 and set(fields) == {"1", "2", "3", "4"}
+    assert "student" in fields["1"] and "section" in fields["2"]
+    assert "not assigned" in fields["3"]["module"][0] and "published" in fields["4"]["module"][0]
     assert not ModuleAnalyticsEvent.objects.exists() and not ModuleProgress.objects.exists()
 
 
 def test_event_batches_refuse_what_they_cannot_take(as_, module, university, monkeypatch):
     mine = Student.objects.create(university=university, name="Mine")
+    ModuleAssignment.objects.create(module=module, student=mine)
     row = {"student": mine.pk, "module": module.pk, "event_type": "start", "at": "2026-11-20T10:00:00Z"}
     monkeypatch.setattr(lms, "MAX_ROWS", 2)
     too_many = as_("a").post(f"{API}/events/", orjson.dumps([row] * 3), content_type="application/json")
@@ -371,3 +381,141 @@ def test_overdue_required_assignments_per_university(as_, module, university, ot
     }
     assert [r["university"] for r in as_("a").get(f"{API}/assignments/overdue/").json()] == [university.pk]
     assert as_("student").get(f"{API}/assignments/overdue/").status_code == 403
+
+
+# --- what a review found ---------------------------------------------------------------------------
+
+
+def test_faculty_cannot_post_events_into_another_universitys_module(as_, university, other_university):
+    theirs_module = make_module(university, key="private")
+    theirs = Student.objects.create(university=other_university, name="B's student")
+    ModuleAssignment.objects.create(module=theirs_module, student=theirs)
+    row = {"student": theirs.pk, "module": theirs_module.pk, "event_type": "start", "at": "2026-11-20T10:00:00Z"}
+
+    response = as_("b").post(f"{API}/events/", orjson.dumps([row]), content_type="application/json")
+
+    assert response.status_code == 400 and "module" in response.json()["fields"]["0"]
+    assert not ModuleAnalyticsEvent.objects.exists()
+
+
+def test_analytics_count_only_the_callers_learners(as_, researcher, university, other_university):
+    consortium = make_module(None, key="proves")
+    ours = Student.objects.create(university=university, name="Ours")
+    theirs = Student.objects.create(university=other_university, name="Theirs")
+    for student in (ours, theirs):
+        ModuleAssignment.objects.create(module=consortium, student=student)
+    lms.start(student=theirs, module=consortium)
+
+    a = as_("a").get(f"{API}/modules/funnel/", {"key": "proves"}).json()["results"][0]
+    b = as_("b").get(f"{API}/modules/{consortium.pk}/analytics/").json()["funnel"]
+    everyone = as_("researcher").get(f"{API}/modules/{consortium.pk}/analytics/").json()["funnel"]
+    assert (a["assigned"], a["started"]) == (1, 0)
+    assert (b["assigned"], b["started"]) == (1, 1)
+    assert (everyone["assigned"], everyone["started"]) == (2, 1)
+
+
+def test_a_new_revision_moves_the_unstarted_and_lets_the_started_finish(as_, module, university, researcher):
+    started = Student.objects.create(university=university, name="Started")
+    waiting = Student.objects.create(university=university, name="Waiting")
+    for student in (started, waiting):
+        ModuleAssignment.objects.create(module=module, student=student)
+    lms.start(student=started, module=module)
+
+    draft = lms.new_revision(actor=researcher, module=module)
+    lms.publish(actor=researcher, module=draft)
+
+    assert ModuleAssignment.objects.get(student=waiting).module == draft
+    assert ModuleAssignment.objects.get(student=started).module == module  # archived, theirs to finish
+    for section in module.sections.all():
+        lms.view_section(student=started, module=module, section=section, seconds=5)
+    assert lms.complete(student=started, module=module).status == "completed"
+    with pytest.raises(lms.Conflict):
+        lms.start(student=waiting, module=module)
+
+
+def test_a_cycle_of_prerequisites_is_a_400_naming_it(as_, university):
+    make_module(university, key="first", publish=False)
+    second = post(as_("a"), "modules/", {"key": "second", "title": "2", "university": university.pk,
+                                          "prerequisites": ["first"]})  # fmt: skip
+    assert second.status_code == 201
+    first = Module.objects.get(key="first")
+    response = as_("a").patch(f"{API}/modules/{first.pk}/", {"prerequisites": ["second"]}, format="json")
+    assert response.status_code == 400 and "cycle" in response.json()["fields"]["prerequisites"][0]
+
+
+def test_assigning_a_student_twice_in_one_request_assigns_once(as_, module, pupil):
+    student = Student.objects.get(user=pupil)
+    response = post(as_("a"), f"modules/{module.pk}/assign/", {"students": [student.pk, student.pk]})
+    assert response.status_code == 200 and response.json() == {"created": 1, "updated": 0}
+
+
+def test_feedback_is_audited(as_, assigned):
+    post(as_("student"), f"modules/{assigned.pk}/feedback/", {"rating": 4})
+    assert ActionLog.objects.filter(object_type="frames.modulefeedback", verb="create").exists()
+
+
+def test_lms_actions_refuse_unknown_parameters(as_, module):
+    assert as_("a").get(f"{API}/modules/{module.pk}/analytics/", {"foo": 1}).status_code == 400
+    assert as_("a").get(f"{API}/modules/{module.pk}/progress/", {"student": 1}).status_code == 400
+    assert as_("a").get(f"{API}/assignments/overdue/", {"foo": 1}).status_code == 400
+
+
+def _concurrently(*calls) -> list:
+    """Run the calls at once, each in its own thread and connection; their results or errors."""
+    import threading
+
+    from django.db import connections
+
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_of_one_learner_leave_the_progress_of_all_their_events(university, faculty):
+    module = make_module(university, key="race", sections=2)
+    students = Student.objects.bulk_create(Student(university=university, name=f"R{i}") for i in range(30))
+    ModuleAssignment.objects.bulk_create(ModuleAssignment(module=module, student=s) for s in students)
+    first, second = module.sections.order_by("order")
+    at = "2026-11-20T10:00:00+00:00"
+
+    def batch(section, minute):
+        rows = [
+            {"student": s.pk, "module": module.pk, "section": section.pk, "event_type": "section_view",
+             "duration_seconds": 10, "at": at.replace("10:00", f"10:{minute:02d}")}
+            for s in students
+        ]  # fmt: skip
+        return lms.ingest_events(lms.parse_events(orjson.dumps(rows)), actor=faculty)
+
+    for round_ in range(3):
+        results = _concurrently(lambda r=round_: batch(first, 2 * r), lambda r=round_: batch(second, 2 * r + 1))
+        assert all(isinstance(r, lms.EventBatchResult) for r in results), results
+
+    stored = {p.student_id: (p.percent, p.total_seconds) for p in ModuleProgress.objects.filter(module=module)}
+    assert set(stored.values()) == {(100, 60)}  # both sections, six views of 10 s: every event counted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_asking_twice_at_once_for_a_new_revision_makes_one(university, faculty):
+    module = make_module(university, key="twice")
+
+    results = _concurrently(
+        lambda: lms.new_revision(actor=faculty, module=module), lambda: lms.new_revision(actor=faculty, module=module)
+    )
+
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Module"], results
+    assert Module.objects.filter(key="twice").count() == 2
