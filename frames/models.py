@@ -816,6 +816,9 @@ class ModuleProgress(models.Model):
                 name="frames_progress_completed_at",
             ),
         ]
+        # The funnel counts a module's progress rows by status (frames.lms.funnel). Progress is
+        # of an assignment: a composite foreign key to (module, student) (migration 0004).
+        indexes = [models.Index(fields=["module", "status"], name="frames_progress_funnel")]
 
     def __str__(self):
         return f"{self.student} in {self.module}: {self.percent}%"
