@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Exists, OuterRef
+from django.db.models import Avg, Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -61,12 +61,12 @@ def may_write_module(actor, module: Module) -> bool:
 # --- locks ----------------------------------------------------------------------------------------
 
 _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('frames.module:' || %s, 0))"
-# In a stable order, so that two batches touching the same pairs wait rather than deadlock.
-_LOCK_PAIRS = """
-SELECT pg_advisory_xact_lock(h) FROM (
-    SELECT DISTINCT hashtextextended('frames.progress:' || s || ':' || m, 0) AS h
-    FROM unnest(%s::bigint[], %s::bigint[]) AS p(s, m) ORDER BY h
-) pairs
+# The assignments of these (student, module) pairs, locked in id order until the transaction
+# ends: row locks (kept in the rows, not in the server's lock table, whatever the batch's size).
+_LOCK_ASSIGNMENTS = f"""
+SELECT student_id, module_id FROM {ASSIGNMENT}
+WHERE (student_id, module_id) IN (SELECT * FROM unnest(%s::bigint[], %s::bigint[]))
+ORDER BY id FOR NO KEY UPDATE
 """
 
 
@@ -78,15 +78,18 @@ def _lock_module(module: Module) -> Module:
     return Module.objects.get(pk=module.pk)
 
 
-def _lock_pairs(pairs: Iterable[tuple[int, int]]) -> None:
-    """Serialise the events and progress of these (student, module) pairs until the
-    transaction ends: a recompute then sees every event committed before it, so two writers
-    of one pair cannot leave the progress of only one's events."""
+def lock_assignments(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Lock the assignments of these (student, module) pairs until the transaction ends and
+    return the pairs that are assigned now. The writers of a learner's events and progress
+    take these locks first: a recompute then sees every event committed before it, and a
+    publication that moves an assignment waits for (or is waited for by) them."""
     pairs = sorted(set(pairs))
-    if pairs:
-        students, modules = zip(*pairs, strict=True)
-        with connection.cursor() as cursor:
-            cursor.execute(_LOCK_PAIRS, [list(students), list(modules)])
+    if not pairs:
+        return set()
+    students, modules = zip(*pairs, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ASSIGNMENTS, [list(students), list(modules)])
+        return set(cursor.fetchall())
 
 
 # --- modules and their revisions -----------------------------------------------------------------
@@ -100,6 +103,8 @@ def _prerequisites_check(actor):
         keys = list(dict.fromkeys(module.prerequisites))
         if module.key in keys:
             raise ValidationError({"prerequisites": ["A module cannot be its own prerequisite."]})
+        with connection.cursor() as cursor:  # one change of the prerequisite graph at a time
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('frames.prerequisites', 0))")
         known = set(Module.objects.visible_to(actor).filter(key__in=keys).values_list("key", flat=True))
         if unknown := [key for key in keys if key not in known]:
             raise ValidationError({"prerequisites": [f"No module with key: {', '.join(unknown)}."]})
@@ -179,8 +184,9 @@ def delete_section(*, actor, section: ModuleSection) -> None:
 @transaction.atomic
 def publish(*, actor, module: Module) -> Module:
     """A draft with at least one section becomes the published revision of its key; the
-    revision published before it is archived. Its learners who started keep it (and finish it
-    there); its assignments nobody started move to the new revision."""
+    revision published before it is archived. Learners who started an earlier revision keep it
+    (and finish it there); the assignments of earlier revisions nobody started move to the new
+    one (one per student)."""
     _require(may_write_module(actor, module), "Only the module's university's faculty may publish it.")
     module = _lock_module(module)
     if module.status != Module.Status.DRAFT:
@@ -188,15 +194,24 @@ def publish(*, actor, module: Module) -> Module:
     if not module.sections.exists():
         raise Conflict("A module needs at least one section to be published.")
     now = timezone.now()
-    previous = list(Module.objects.filter(key=module.key, status=Module.Status.PUBLISHED))
+    previous = list(Module.objects.filter(key=module.key).exclude(pk=module.pk).exclude(status=Module.Status.DRAFT))
+    archived = [m.revision for m in previous if m.status == Module.Status.PUBLISHED]
     Module.objects.filter(pk__in=[m.pk for m in previous]).update(status=Module.Status.ARCHIVED)
-    unstarted = ModuleAssignment.objects.filter(module__in=previous).exclude(
+    # The earlier revisions' assignments, locked (in id order, as learners' writes take them):
+    # a learner's first event waits for this, or this for it; then the statements below see it.
+    assignments = ModuleAssignment.objects.filter(module__in=previous)
+    list(assignments.order_by("pk").select_for_update().values_list("pk", flat=True))
+    unstarted = assignments.exclude(
         Exists(ModuleProgress.objects.filter(student=OuterRef("student"), module=OuterRef("module")))
     )
-    moved = unstarted.update(module=module)
+    # One assignment per student moves (their first); the rest, now duplicates, go.
+    has_new = ModuleAssignment.objects.filter(module=module, student=OuterRef("student"))
+    first = unstarted.order_by("student_id", "pk").distinct("student_id").values("pk")
+    moved = unstarted.filter(pk__in=Subquery(first)).exclude(Exists(has_new)).update(module=module)
+    dropped, _ = unstarted.filter(Exists(has_new)).delete()
     module.status, module.published_at = Module.Status.PUBLISHED, now
     module.save(update_fields=["status", "published_at"])
-    changes = {"after": {"revision": module.revision}, "archived": [m.revision for m in previous], "moved": moved}
+    changes = {"after": {"revision": module.revision}, "archived": archived, "moved": moved, "dropped": dropped}
     audit.record("publish", actor=actor, obj=module, changes=changes)
     return module
 
@@ -320,7 +335,8 @@ def _assignment(student: Student, module: Module) -> ModuleAssignment:
 
 
 def _record(student: Student, module: Module, event_type: str, *, section=None, seconds: int = 0) -> ModuleProgress:
-    _lock_pairs([(student.pk, module.pk)])
+    if not lock_assignments([(student.pk, module.pk)]):  # moved to a new revision meanwhile
+        raise Conflict(f"{module.key} (revision {module.revision}) is not assigned to you.")
     ModuleAnalyticsEvent.objects.create(
         student=student, module=module, section=section, event_type=event_type, duration_seconds=seconds,
         at=timezone.now(),
@@ -510,10 +526,14 @@ def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
         students = dict(Student.objects.filter(pk__in=student_ids).values_list("pk", "university_id"))
         writable = {pk for pk, university in students.items() if may_write_university(actor, university)}
         visible = Module.objects.visible_to(actor).filter(pk__in=module_ids, status__in=taken)
-        modules = set(visible.values_list("pk", flat=True))
+        modules = dict(visible.values_list("pk", "status"))
         sections = set(ModuleSection.objects.filter(module_id__in=modules).values_list("pk", "module_id").iterator())
-        assigned = set(
-            ModuleAssignment.objects.filter(student_id__in=writable, module_id__in=modules)
+        assigned = lock_assignments(
+            (row.student, row.module) for row in rows if row.student in writable and row.module in modules
+        )
+        archived = [pk for pk, status in modules.items() if status == Module.Status.ARCHIVED]
+        started = set(  # an archived revision takes events only from learners who started it
+            ModuleProgress.objects.filter(module_id__in=archived, student_id__in=writable)
             .values_list("student_id", "module_id")
             .iterator()
         )
@@ -528,11 +548,12 @@ def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
                 problems["section"] = [f"No section {row.section} in module {row.module}."]
             elif row.student in writable and (row.student, row.module) not in assigned:
                 problems["module"] = [f"Module {row.module} is not assigned to student {row.student}."]
+            elif modules[row.module] == Module.Status.ARCHIVED and (row.student, row.module) not in started:
+                problems["module"] = [f"Module {row.module} is archived: student {row.student} never started it."]
             if problems:
                 invalid[str(index)] = problems
         if invalid:
             raise bulk.BatchInvalid(invalid)
-        _lock_pairs((row.student, row.module) for row in rows)
         inserted = bulk.copy_rows(
             cursor,
             EVENT,

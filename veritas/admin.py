@@ -349,10 +349,12 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def _changeform_view(self, request, object_id, form_url, extra_context):
         # Inside the admin's transaction. The form's validation wrote through the service;
-        # when an inline (validated after it) is invalid the page comes back with errors, and
-        # that write must not stay.
+        # when an inline (validated after it) is invalid the page comes back with its errors,
+        # and that write must not stay. (A successful save answers a redirect, or a popup's
+        # closing page: no errors.)
         response = super()._changeform_view(request, object_id, form_url, extra_context)
-        if request.method == "POST" and response.status_code != 302:
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
             transaction.set_rollback(True)
         return response
 

@@ -15,6 +15,13 @@ class Migration(migrations.Migration):
         ),
         # Progress is of an assignment (so the funnel counts a module's progress rows without
         # joining its assignments): the student's assignment of the module must exist.
+        # Progress written before this rule for a pair without an assignment: derived rows (the
+        # events stay), removed so that the constraint holds.
+        migrations.RunSQL(
+            "DELETE FROM frames_moduleprogress p WHERE NOT EXISTS (SELECT 1 FROM frames_moduleassignment a"
+            " WHERE a.module_id = p.module_id AND a.student_id = p.student_id)",
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         migrations.RunSQL(
             "ALTER TABLE frames_moduleprogress ADD CONSTRAINT frames_progress_of_an_assignment"
             " FOREIGN KEY (module_id, student_id) REFERENCES frames_moduleassignment (module_id, student_id)"

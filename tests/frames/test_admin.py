@@ -163,3 +163,12 @@ def test_an_invalid_inline_undoes_the_modules_write(signed_in, university):
 def test_the_admins_dropdowns_offer_only_the_callers_rows(signed_in, team, other_team):
     page = signed_in.get("/admin/frames/student/add/").content.decode()
     assert f'value="{team.pk}"' in page and other_team.name not in page
+
+
+def test_a_popup_save_stays_written(signed_in, university):
+    response = signed_in.post(
+        "/admin/frames/team/add/?_to_field=id&_popup=1",
+        {"university": university.pk, "name": "From a popup", "project": "", "discipline": "", "_popup": "1"},
+    )
+    assert response.status_code == 200 and "From a popup" in response.content.decode()
+    assert Team.objects.filter(name="From a popup").exists()
