@@ -241,7 +241,7 @@ class TeamViewSet(ScopedViewSet):
         """The team's active members, how many are outgoing (in their last term) and their
         share, the lead, the established members who could take over, and whether the lead is
         at risk (outgoing with no one established to take over)."""
-        query(ValidationsQuerySerializer, request, set())
+        query(NoParametersSerializer, request, set())
         return Response(ContinuitySerializer(selectors.team_continuity(self.get_object())).data)
 
 
@@ -364,7 +364,7 @@ class InterfaceViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMode
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
         """Every value the interface has had, newest first within each factor."""
-        query(ValidationsQuerySerializer, request, set())
+        query(NoParametersSerializer, request, set())
         interface = self.get_object()
         rows = interface.factor_values.select_related("factor", "value").order_by("factor__name", "-assigned_at")
         return Response(CurrentValueSerializer(rows, many=True).data)
@@ -435,7 +435,7 @@ class FactorValueViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMo
         return services.save_factor_value(actor=self.request.user, data=data, value=instance)
 
 
-class ValidationsQuerySerializer(serializers.Serializer):
+class NoParametersSerializer(serializers.Serializer):
     """No parameters of its own (page and page_size are the pagination's): any other is a 400."""
 
 
@@ -491,7 +491,7 @@ class FactorModelViewSet(ServiceWrites, mixins.ListModelMixin, mixins.RetrieveMo
     @action(detail=True, methods=["get"], filter_backends=[])
     def validations(self, request, pk=None):
         """The model's validation rows of the outcomes you may see, newest run first."""
-        query(ValidationsQuerySerializer, request, {"page", "page_size"})
+        query(NoParametersSerializer, request, {"page", "page_size"})
         outcomes = Outcome.objects.visible_to(request.user)
         rows = ModelValidation.objects.filter(model=self.get_object(), outcome__in=outcomes)
         rows = rows.order_by("-validated_at", "outcome_id")
@@ -602,7 +602,7 @@ class ModuleViewSet(ScopedViewSet):
     @action(detail=True, methods=["get"], filter_backends=[], permission_classes=MEMBERS)
     def progress(self, request, pk=None):
         """The progress of the module's learners you may see, most recently active first."""
-        query(ValidationsQuerySerializer, request, {"page", "page_size"})
+        query(NoParametersSerializer, request, {"page", "page_size"})
         rows = ModuleProgress.objects.visible_to(request.user).filter(module=self.get_object())
         page = self.paginate_queryset(rows.order_by("-last_accessed_at", "student_id"))
         return self.get_paginated_response(ProgressSerializer(page, many=True).data)
@@ -613,7 +613,7 @@ class ModuleViewSet(ScopedViewSet):
         """The module's funnel (assigned, started, completed), median time per section, the
         section where learners drop off, and its feedback: over your university's learners
         (researchers: everyone's)."""
-        query(ValidationsQuerySerializer, request, set())
+        query(NoParametersSerializer, request, set())
         analytics = lms.module_analytics(self.get_object(), lms.scope_of(request.user))
         return Response(ModuleAnalyticsSerializer(analytics).data)
 
@@ -709,7 +709,7 @@ class AssignmentViewSet(ScopedReadViewSet):
     def overdue(self, request):
         """Per university (of the students you may see): required assignments past their due
         date and not completed (any revision of it), and how many students have one."""
-        query(ValidationsQuerySerializer, request, set())
+        query(NoParametersSerializer, request, set())
         return Response(OverdueSerializer(lms.overdue(Student.objects.visible_to(request.user)), many=True).data)
 
 
