@@ -14,13 +14,11 @@ cohorts exist.
 from __future__ import annotations
 
 import random
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -29,6 +27,7 @@ from dashboard import ingest, services
 from dashboard.apps import ADMINISTRATORS, ensure_administrators_group
 from dashboard.models import Cohort, ConceptModule, Student
 from veritas import audit
+from veritas.demo import DemoLogins
 
 TERM = "Demo term"
 COHORTS = [("Year 10 A", "teacher_a"), ("Year 10 B", "teacher_b")]
@@ -134,8 +133,7 @@ class Demo:
         self.rng, self.stdout = rng, stdout
         self.now = timezone.now().replace(second=0, microsecond=0)
         self.start = self.now - timedelta(weeks=WEEKS)
-        self.password = settings.VERITAS_ADMIN_PASSWORD or secrets.token_urlsafe(12)
-        self.new_users: list[str] = []
+        self.logins = DemoLogins()
 
     def run(self) -> None:
         head = self.staff_user(HEAD, "Head of year")
@@ -157,28 +155,16 @@ class Demo:
             f"Dashboard: {len(COHORTS)} cohorts of {STUDENTS_PER_COHORT} students, {assessments:,} assessments over "
             f"{WEEKS} weeks, {drafts} drafts in every state."
         )
-        if self.new_users:
-            where = "VERITAS_ADMIN_PASSWORD" if settings.VERITAS_ADMIN_PASSWORD else f"{self.password}  (shown once)"
+        if self.logins.created:
+            where = self.logins.password_note
             self.stdout.write(
-                f"Dashboard staff {', '.join(self.new_users)} (a teacher of each cohort; the head of year sees "
+                f"Dashboard staff {', '.join(self.logins.created)} (a teacher of each cohort; the head of year sees "
                 f"both) log in to the admin with the password {where}."
             )
 
     def staff_user(self, username: str, role: str):
-        User = get_user_model()
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            first, _, last = role.partition(" ")
-            user = User.objects.create_user(
-                username=username,
-                email=f"{username}@demo.veritas.example",
-                password=self.password,
-                is_staff=True,
-                first_name=first,
-                last_name=last,
-            )
-            self.new_users.append(username)
-        return user
+        first, _, last = role.partition(" ")
+        return self.logins.user(username, is_staff=True, first_name=first, last_name=last)
 
     def curriculum(self, head) -> dict[str, list[ConceptModule]]:
         modules: dict[str, list[ConceptModule]] = {}

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import itertools
 import random
-import secrets
 from datetime import timedelta
 
 import orjson
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
@@ -47,6 +45,7 @@ from frames.models import (
     University,
 )
 from veritas import audit
+from veritas.demo import DemoLogins
 
 SEED = 2026
 FACULTY_GROUP = "FRAMES faculty"
@@ -122,19 +121,18 @@ class Demo:
     def __init__(self, rng: random.Random, stdout):
         self.rng, self.stdout = rng, stdout
         self.now = timezone.now().replace(second=0, microsecond=0)
-        self.password = settings.VERITAS_ADMIN_PASSWORD or secrets.token_urlsafe(12)
-        self.new_users: list[str] = []
+        self.logins = DemoLogins()
         self.finished: set[tuple[int, str]] = set()  # (student id, module key) completed
 
     def run(self) -> None:
-        researcher = self.user("researcher", is_staff=True)
+        researcher = self.logins.user("researcher", is_staff=True)
         researcher.user_permissions.add(Permission.objects.get(codename="research", content_type__app_label="frames"))
         researcher = get_user_model().objects.get(pk=researcher.pk)  # permissions are cached per instance
         universities = [
             University.objects.create(code=code, name=name, is_lead=lead) for code, name, lead in UNIVERSITIES
         ]
         cpp = universities[0]
-        faculty = self.user("faculty_cpp", is_staff=True)
+        faculty = self.logins.user("faculty_cpp", is_staff=True)
         faculty.groups.add(self.faculty_group())
         Faculty.objects.create(university=cpp, user=faculty, name="Dr. Michael Pham", role="Principal Investigator")
         Faculty.objects.bulk_create(
@@ -158,19 +156,8 @@ class Demo:
             f"{interfaces} interfaces, {outcomes} outcomes (baseline validated: n = {report.n}), "
             f"{len(MODULES)} onboarding modules with {events} events."
         )
-        if self.new_users:
-            where = "VERITAS_ADMIN_PASSWORD" if settings.VERITAS_ADMIN_PASSWORD else f"{self.password}  (shown once)"
-            self.stdout.write(f"FRAMES logins {', '.join(self.new_users)}: password {where}.")
-
-    def user(self, username: str, **fields):
-        User = get_user_model()
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            user = User.objects.create_user(
-                username=username, email=f"{username}@demo.veritas.example", password=self.password, **fields
-            )
-            self.new_users.append(username)
-        return user
+        if self.logins.created:
+            self.stdout.write(f"FRAMES logins {', '.join(self.logins.created)}: password {self.logins.password_note}.")
 
     def faculty_group(self) -> Group:
         """Faculty in the admin: view, add and change FRAMES rows (scoped to their university)."""
@@ -214,7 +201,7 @@ class Demo:
                         terms_remaining=terms,
                         is_lead=member == 0,
                         graduation_term=f"Spring {2026 + member % 3}",
-                        user=self.user("student_cpp") if index == 0 and member == 1 else None,
+                        user=self.logins.user("student_cpp") if index == 0 and member == 1 else None,
                     )
                 )
         return Student.objects.bulk_create(rows)

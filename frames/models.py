@@ -763,7 +763,8 @@ class ModuleSection(models.Model):
 class ModuleAssignment(models.Model):
     """A module assigned to a student, by a faculty member, optionally due and required."""
 
-    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="assignments")
+    # db_index=False: the unique (module, student) index leads with the module.
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assignments")
     due_at = models.DateTimeField(null=True, blank=True)
     required = models.BooleanField(default=True)
@@ -790,8 +791,10 @@ class ModuleProgress(models.Model):
         IN_PROGRESS = "in_progress"
         COMPLETED = "completed"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_progress")
-    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="progress")
+    # db_index=False on both: the unique (student, module) and the funnel's (module, status)
+    # indexes lead with them, and each index is paid for on every progress write.
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_progress", db_index=False)
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="progress", db_index=False)
     status = models.CharField(max_length=12, choices=Status.choices)
     percent = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
     current_section = models.ForeignKey(
@@ -836,8 +839,10 @@ class ModuleAnalyticsEvent(models.Model):
         RESUME = "resume"
         COMPLETE = "complete"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_events")
-    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="events")
+    # db_index=False on both: the (student, module, at) and (module, at) indexes lead with them,
+    # and each index is paid for on every event ingested.
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="module_events", db_index=False)
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="events", db_index=False)
     section = models.ForeignKey(ModuleSection, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     event_type = models.CharField(max_length=12, choices=Type.choices)
     duration_seconds = models.PositiveIntegerField(default=0)

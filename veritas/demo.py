@@ -22,3 +22,26 @@ def seed(*, stdout) -> None:
         stdout.write("Created superuser 'admin' with the password from VERITAS_ADMIN_PASSWORD.")
     else:
         stdout.write(f"Created superuser 'admin' with password: {password}  (shown once; change it in the admin)")
+
+
+class DemoLogins:
+    """An app's demo users, each created once with one password: VERITAS_ADMIN_PASSWORD, or
+    generated and shown once (``password_note``) when the run created someone."""
+
+    def __init__(self):
+        self.password = settings.VERITAS_ADMIN_PASSWORD or secrets.token_urlsafe(12)
+        self.created: list[str] = []
+
+    def user(self, username: str, **fields):
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = User.objects.create_user(
+                username=username, email=f"{username}@demo.veritas.example", password=self.password, **fields
+            )
+            self.created.append(username)
+        return user
+
+    @property
+    def password_note(self) -> str:
+        return "VERITAS_ADMIN_PASSWORD" if settings.VERITAS_ADMIN_PASSWORD else f"{self.password}  (shown once)"

@@ -33,6 +33,8 @@ def utc_problem(moment: datetime) -> str | None:
     server's time zone it would mean another moment to every client elsewhere."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         return "Needs a UTC offset, e.g. 2026-11-20T10:00:00Z or +05:30."
+    if 1 < moment.year < 9999:  # an offset is under a day: only the calendar's ends can overflow
+        return None
     try:
         to_utc(moment)
     except ValueError:

@@ -12,12 +12,13 @@ from django.contrib import admin
 from monitoring import selectors
 from monitoring.ingest import LogEntry, ingest
 from monitoring.models import MonitoringLog
-from veritas.utc import ceil_hour, floor_hour, to_utc
+from veritas.utc import ceil_hour, floor_hour, to_utc, utc_problem
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/monitoring/statistics/"
 IST = timezone(timedelta(hours=5, minutes=30))  # +05:30
 NST = timezone(-timedelta(hours=3, minutes=30))  # -03:30
+OUT_OF_RANGE = "Out of range once converted to UTC."
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
 # Half-hour offsets put these bounds in the middle of UTC hours.
@@ -100,6 +101,21 @@ class TestTheHourBucket:
     def test_a_moment_that_leaves_the_calendar_in_utc_is_refused(self):
         with pytest.raises(ValueError, match="out of range"):
             to_utc(datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))))
+
+    @pytest.mark.parametrize(
+        ("moment", "problem"),
+        [
+            (datetime(2026, 11, 20, 10, 0, tzinfo=NST), None),
+            (datetime(2, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=23, minutes=59))), None),
+            (datetime(9998, 12, 31, 23, 0, tzinfo=timezone(-timedelta(hours=23, minutes=59))), None),
+            (datetime(1, 1, 2, 0, 30, tzinfo=timezone(timedelta(hours=1))), None),
+            (datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))), OUT_OF_RANGE),
+            (datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-10))), OUT_OF_RANGE),
+            (datetime(2026, 11, 20, 10, 0), "Needs a UTC offset, e.g. 2026-11-20T10:00:00Z or +05:30."),
+        ],
+    )
+    def test_a_clients_moment_is_refused_only_when_it_cannot_be_taken_in_utc(self, moment, problem):
+        assert utc_problem(moment) == problem
 
     def test_the_last_hour_of_the_calendar_has_no_next_hour(self):
         assert ceil_hour(datetime(9999, 12, 31, 23, 30, tzinfo=UTC)) == datetime.max.replace(tzinfo=UTC)
