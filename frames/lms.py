@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Exists, OuterRef, Subquery
+from django.db.models import Avg, Count, Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -197,16 +197,21 @@ def publish(*, actor, module: Module) -> Module:
     previous = list(Module.objects.filter(key=module.key).exclude(pk=module.pk).exclude(status=Module.Status.DRAFT))
     archived = [m.revision for m in previous if m.status == Module.Status.PUBLISHED]
     Module.objects.filter(pk__in=[m.pk for m in previous]).update(status=Module.Status.ARCHIVED)
-    # The earlier revisions' assignments, locked (in id order, as learners' writes take them):
-    # a learner's first event waits for this, or this for it; then the statements below see it.
+    # The earlier revisions' assignments, locked: a learner's first event waits for this, or
+    # this for it; then the statements below see it.
     assignments = ModuleAssignment.objects.filter(module__in=previous)
-    list(assignments.order_by("pk").select_for_update().values_list("pk", flat=True))
+    assignments.lock()
     unstarted = assignments.exclude(
         Exists(ModuleProgress.objects.filter(student=OuterRef("student"), module=OuterRef("module")))
     )
-    # One assignment per student moves (their first); the rest, now duplicates, go.
+    # One assignment per student moves (a required one first, then the earliest due); the
+    # rest, now duplicates, go.
     has_new = ModuleAssignment.objects.filter(module=module, student=OuterRef("student"))
-    first = unstarted.order_by("student_id", "pk").distinct("student_id").values("pk")
+    first = (
+        unstarted.order_by("student_id", "-required", F("due_at").asc(nulls_last=True), "pk")
+        .distinct("student_id")
+        .values("pk")
+    )
     moved = unstarted.filter(pk__in=Subquery(first)).exclude(Exists(has_new)).update(module=module)
     dropped, _ = unstarted.filter(Exists(has_new)).delete()
     module.status, module.published_at = Module.Status.PUBLISHED, now
@@ -224,6 +229,7 @@ def archive(*, actor, module: Module) -> Module:
         raise Conflict(
             f"Revision {module.revision} of {module.key} is {module.status}: only a published one is archived."
         )
+    module.assignments.lock()  # a learner's write in flight finishes first; the next sees it archived
     module.status = Module.Status.ARCHIVED
     module.save(update_fields=["status"])
     audit.record("archive", actor=actor, obj=module, changes={"after": {"status": module.status}})
@@ -279,9 +285,9 @@ def assign(*, actor, module: Module, students: Iterable[Student], due_at: dateti
     students = list({student.pk: student for student in students}.values())  # each once
     for student in students:
         _require(may_write_university(actor, student.university_id), "Only the students' university's faculty.")
-    existing = set(
-        ModuleAssignment.objects.filter(module=module, student__in=students).values_list("student_id", flat=True)
-    )
+    # The existing ones are locked (in id order) before the upsert changes them, as learners'
+    # writes lock theirs: taken in the request's order they could deadlock with a batch of events.
+    existing = {student for student, _ in lock_assignments((s.pk, module.pk) for s in students)}
     ModuleAssignment.objects.bulk_create(
         [
             ModuleAssignment(module=module, student=s, due_at=due_at, required=required, assigned_by=actor)
@@ -323,20 +329,20 @@ def missing_prerequisites(student: Student, module: Module) -> list[str]:
     return [key for key in module.prerequisites if key not in done]
 
 
-def _assignment(student: Student, module: Module) -> ModuleAssignment:
-    """The student's assignment of a published revision, or of an archived one they started
-    (they finish the revision they began)."""
-    found = ModuleAssignment.objects.filter(student=student, module=module).first()
+def _hold_assignment(student: Student, module: Module) -> None:
+    """Lock the student's assignment of the module until the transaction ends, or refuse (a
+    Conflict): the module is assigned to them and published, or archived and they started it
+    (they finish the revision they began). The status is read once the lock is held:
+    publishing and archiving take it too, so it cannot change before this write commits."""
+    locked = lock_assignments([(student.pk, module.pk)])
+    status = Module.objects.filter(pk=module.pk).values_list("status", flat=True).first()
     started = ModuleProgress.objects.filter(student=student, module=module).exists()
-    takes = module.status == Module.Status.PUBLISHED or (module.status == Module.Status.ARCHIVED and started)
-    if found is None or not takes:
+    if not locked or not (status == Module.Status.PUBLISHED or (status == Module.Status.ARCHIVED and started)):
         raise Conflict(f"{module.key} (revision {module.revision}) is not assigned to you.")
-    return found
 
 
 def _record(student: Student, module: Module, event_type: str, *, section=None, seconds: int = 0) -> ModuleProgress:
-    if not lock_assignments([(student.pk, module.pk)]):  # moved to a new revision meanwhile
-        raise Conflict(f"{module.key} (revision {module.revision}) is not assigned to you.")
+    """An event of the student now, and their progress recomputed (``_hold_assignment`` first)."""
     ModuleAnalyticsEvent.objects.create(
         student=student, module=module, section=section, event_type=event_type, duration_seconds=seconds,
         at=timezone.now(),
@@ -349,7 +355,7 @@ def _record(student: Student, module: Module, event_type: str, *, section=None, 
 def start(*, student: Student, module: Module) -> ModuleProgress:
     """Start (or resume) an assigned module; its prerequisites must be complete first (a
     Conflict naming those that are not)."""
-    _assignment(student, module)
+    _hold_assignment(student, module)
     if missing := missing_prerequisites(student, module):
         raise Conflict(f"Complete the prerequisites first: {', '.join(missing)}.")
     started = ModuleProgress.objects.filter(student=student, module=module).exists()
@@ -359,7 +365,7 @@ def start(*, student: Student, module: Module) -> ModuleProgress:
 @transaction.atomic
 def view_section(*, student: Student, module: Module, section: ModuleSection, seconds: int) -> ModuleProgress:
     """The student spent ``seconds`` on a section of a module they have started."""
-    _assignment(student, module)
+    _hold_assignment(student, module)
     if section.module_id != module.pk:
         raise ValidationError({"section": [f"Section {section.pk} is not part of this module."]})
     if not ModuleProgress.objects.filter(student=student, module=module).exists():
@@ -371,7 +377,7 @@ def view_section(*, student: Student, module: Module, section: ModuleSection, se
 def complete(*, student: Student, module: Module) -> ModuleProgress:
     """Complete a module whose every section the student has viewed (else a Conflict naming
     the sections left)."""
-    _assignment(student, module)
+    _hold_assignment(student, module)
     progress = ModuleProgress.objects.filter(student=student, module=module).first()
     if progress is None:
         raise Conflict("Start the module first (POST …/start/).")
@@ -384,7 +390,7 @@ def complete(*, student: Student, module: Module) -> ModuleProgress:
 @transaction.atomic
 def give_feedback(*, student: Student, module: Module, rating: int, comment: str) -> ModuleFeedback:
     """The student's rating (1 to 5) and comment on an assigned module; giving it again replaces it."""
-    _assignment(student, module)
+    _hold_assignment(student, module)
     feedback, created = ModuleFeedback.objects.update_or_create(
         student=student, module=module, defaults={"rating": rating, "comment": comment, "created_at": timezone.now()}
     )
@@ -525,12 +531,12 @@ def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
     with bulk.paused_gc(), transaction.atomic(), connection.cursor() as cursor:
         students = dict(Student.objects.filter(pk__in=student_ids).values_list("pk", "university_id"))
         writable = {pk for pk, university in students.items() if may_write_university(actor, university)}
+        # The assignments first: the modules' status is read once publishing or archiving
+        # (which lock them too) can no longer change it before this batch commits.
+        assigned = lock_assignments((row.student, row.module) for row in rows if row.student in writable)
         visible = Module.objects.visible_to(actor).filter(pk__in=module_ids, status__in=taken)
         modules = dict(visible.values_list("pk", "status"))
         sections = set(ModuleSection.objects.filter(module_id__in=modules).values_list("pk", "module_id").iterator())
-        assigned = lock_assignments(
-            (row.student, row.module) for row in rows if row.student in writable and row.module in modules
-        )
         archived = [pk for pk, status in modules.items() if status == Module.Status.ARCHIVED]
         started = set(  # an archived revision takes events only from learners who started it
             ModuleProgress.objects.filter(module_id__in=archived, student_id__in=writable)
@@ -546,7 +552,9 @@ def ingest_events(rows: list[EventRow], *, actor) -> EventBatchResult:
                 problems["module"] = [f"No module {row.module} among the published ones you may see."]
             elif row.section is not None and (row.section, row.module) not in sections:
                 problems["section"] = [f"No section {row.section} in module {row.module}."]
-            elif row.student in writable and (row.student, row.module) not in assigned:
+            elif row.student not in writable:
+                pass  # refused above; whether it is assigned is not theirs to learn
+            elif (row.student, row.module) not in assigned:
                 problems["module"] = [f"Module {row.module} is not assigned to student {row.student}."]
             elif modules[row.module] == Module.Status.ARCHIVED and (row.student, row.module) not in started:
                 problems["module"] = [f"Module {row.module} is archived: student {row.student} never started it."]

@@ -680,6 +680,15 @@ class StudentRowQuerySet(models.QuerySet):
         return self.filter(student__user=user) if user.is_authenticated and user.is_active else self.none()
 
 
+class AssignmentQuerySet(StudentRowQuerySet):
+    def lock(self) -> None:
+        """Lock these assignments until the transaction ends (FOR UPDATE, in id order, as
+        learners' writes take theirs: frames.lms.lock_assignments). Publishing, archiving or
+        deleting a student takes them first: a learner's write in flight finishes before, and
+        the next one sees what changed."""
+        list(self.order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
 class Module(models.Model):
     """An onboarding module, one row per revision: ``key`` is its stable id, ``revision`` counts
     up from 1. A published revision's content is frozen; changing it makes a new draft
@@ -773,7 +782,7 @@ class ModuleAssignment(models.Model):
     )
     assigned_at = models.DateTimeField(default=timezone.now)
 
-    objects = StudentRowQuerySet.as_manager()
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -173,6 +173,8 @@ def delete(*, actor, instance) -> None:
         ends.delete()
     if isinstance(instance, Team):
         changes["members left without a team"] = instance.members.update(is_lead=False)
+    if isinstance(instance, Student):  # a batch of their events in flight commits first, or sees them gone
+        instance.assignments.lock()
     audit.record("delete", actor=actor, obj=instance, changes=changes)
     instance.delete()
 

@@ -15,10 +15,16 @@ class Migration(migrations.Migration):
         ),
         # Progress is of an assignment (so the funnel counts a module's progress rows without
         # joining its assignments): the student's assignment of the module must exist.
-        # Progress written before this rule for a pair without an assignment: derived rows (the
-        # events stay), removed so that the constraint holds.
+        # Progress written before this rule for a pair without an assignment (a first event that
+        # crossed a publication moving the learner's assignment to the new revision): the learner
+        # started that revision, so they keep it, as publishing now leaves started revisions,
+        # not required (their required assignment moved on). The tables are locked first: no
+        # write of the old code comes between this and the constraint.
         migrations.RunSQL(
-            "DELETE FROM frames_moduleprogress p WHERE NOT EXISTS (SELECT 1 FROM frames_moduleassignment a"
+            "LOCK TABLE frames_moduleassignment, frames_moduleprogress IN SHARE ROW EXCLUSIVE MODE;"
+            " INSERT INTO frames_moduleassignment (module_id, student_id, due_at, required, assigned_by_id, assigned_at)"
+            " SELECT p.module_id, p.student_id, NULL, false, NULL, p.started_at FROM frames_moduleprogress p"
+            " WHERE NOT EXISTS (SELECT 1 FROM frames_moduleassignment a"
             " WHERE a.module_id = p.module_id AND a.student_id = p.student_id)",
             reverse_sql=migrations.RunSQL.noop,
         ),

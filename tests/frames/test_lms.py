@@ -563,3 +563,104 @@ def test_events_for_an_archived_revision_come_only_from_those_who_started_it(as_
 
     assert response.status_code == 400 and set(response.json()["fields"]) == {"1"}
     assert "never started" in response.json()["fields"]["1"]["module"][0]
+
+
+def _slow_archiving(monkeypatch, seconds=0.5):
+    """Archiving waits ``seconds`` before its commit (in its audit entry, after the status
+    changed): a learner's write then comes while it is in flight."""
+    record = lms.audit.record
+
+    def slow_record(verb, **kwargs):
+        if verb == "archive":
+            time.sleep(seconds)
+        return record(verb, **kwargs)
+
+    monkeypatch.setattr(lms.audit, "record", slow_record)
+
+
+def _after(seconds, call):
+    def later():
+        time.sleep(seconds)
+        return call()
+
+    return later
+
+
+def _first_event_batch(student, module, faculty):
+    rows = [{"student": student.pk, "module": module.pk, "event_type": "start", "at": "2026-11-20T10:00:00Z"}]
+    return lms.ingest_events(lms.parse_events(orjson.dumps(rows)), actor=faculty)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["start", "events"])
+def test_a_learner_cannot_begin_a_revision_archived_while_they_asked(
+    university, faculty, researcher, monkeypatch, path
+):
+    module = make_module(university, key="closing")
+    learner = Student.objects.create(university=university, name="Late")
+    ModuleAssignment.objects.create(module=module, student=learner)
+    _slow_archiving(monkeypatch)
+    begin = {
+        "start": lambda: lms.start(student=learner, module=module),  # the view's copy still says published
+        "events": lambda: _first_event_batch(learner, module, faculty),
+    }[path]
+
+    archived, begun = _concurrently(lambda: lms.archive(actor=researcher, module=module), _after(0.1, begin))
+
+    assert isinstance(archived, Module) and archived.status == "archived", archived
+    assert isinstance(begun, (lms.Conflict, lms.bulk.BatchInvalid)), begun  # it waited, then saw it archived
+    assert not ModuleProgress.objects.filter(student=learner).exists()
+    assert not ModuleAnalyticsEvent.objects.filter(student=learner).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_student_while_a_batch_of_theirs_is_in_flight_takes_its_events_too(university, faculty, monkeypatch):
+    from frames import services
+
+    module = make_module(university, key="leaving")
+    learner = Student.objects.create(university=university, name="Leaving")
+    ModuleAssignment.objects.create(module=module, student=learner)
+    refresh = lms.refresh_progress
+
+    def slow_refresh(pairs):  # the batch has copied its events and holds the assignment's lock
+        time.sleep(0.5)
+        return refresh(pairs)
+
+    monkeypatch.setattr(lms, "refresh_progress", slow_refresh)
+
+    batch, deleted = _concurrently(
+        lambda: _first_event_batch(learner, module, faculty),
+        _after(0.1, lambda: services.delete(actor=faculty, instance=Student.objects.get(pk=learner.pk))),
+    )
+
+    assert isinstance(batch, lms.EventBatchResult) and deleted is None, (batch, deleted)
+    assert not Student.objects.filter(pk=learner.pk).exists()
+    assert not ModuleAnalyticsEvent.objects.filter(student_id=learner.pk).exists()
+
+
+def test_publishing_moves_a_students_required_assignment_before_an_optional_one(university, researcher):
+    first = make_module(university, key="dup")
+    learner = Student.objects.create(university=university, name="Twice")
+    second = lms.new_revision(actor=researcher, module=first)
+    lms.publish(actor=researcher, module=second)
+    due = datetime(2026, 12, 1, tzinfo=UTC)
+    ModuleAssignment.objects.create(module=first, student=learner, required=False)  # as the admin could
+    ModuleAssignment.objects.create(module=second, student=learner, required=True, due_at=due)
+    third = lms.new_revision(actor=researcher, module=second)
+
+    lms.publish(actor=researcher, module=third)
+
+    kept = ModuleAssignment.objects.get(student=learner)
+    assert (kept.module, kept.required, kept.due_at) == (third, True, due)
+
+
+def test_another_universitys_student_in_a_batch_is_refused_as_a_student_only(as_, university, other_university):
+    old = make_module(university, key="old-one")
+    stranger = Student.objects.create(university=other_university, name="Elsewhere")
+    Module.objects.filter(pk=old.pk).update(status="archived")
+    rows = [{"student": stranger.pk, "module": old.pk, "event_type": "pause", "at": "2026-11-20T10:00:00Z"}]
+
+    response = as_("a").post(f"{API}/events/", orjson.dumps(rows), content_type="application/json")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]["0"]) == {"student"}  # nothing said of their assignments
